@@ -1,0 +1,52 @@
+import { InvalidArgumentError } from 'commander';
+import { UsageError } from '../errors/index.js';
+
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1000 ** 4,
+  tib: 1024 ** 4,
+};
+
+/** "4MiB", "512k", "1.5GB", "4096" -> bytes. Binary units unless the SI spelling (kB, MB) is used. */
+export function parseSize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = match ? UNITS[match[2].toLowerCase()] : undefined;
+  if (!match || unit === undefined) {
+    throw new UsageError(`"${text}" is not a size; use e.g. 4096, 64KiB, 4MiB, 1GiB`);
+  }
+  const bytes = Math.round(Number(match[1]) * unit);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new UsageError(`size "${text}" is out of range`);
+  return bytes;
+}
+
+/** A positive integer flag value. */
+export function parseCount(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`"${text}" is not a positive whole number`);
+  }
+  return n;
+}
+
+/** Wraps a parser for commander, so a bad value is reported against its flag. */
+export function asFlag<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (err) {
+      if (err instanceof UsageError) throw new InvalidArgumentError(err.message);
+      throw err;
+    }
+  };
+}
