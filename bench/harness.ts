@@ -24,7 +24,7 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 function round(fn: () => void, bytes: number, ms: number): number {
   let ops = 0;
   const start = performance.now();
-  let elapsed = 0;
+  let elapsed: number;
   do {
     fn();
     ops++;

@@ -2,6 +2,7 @@
 // run time, but @types/node for Node 20 does not declare it and the DOM lib
 // would bring in browser globals that do not exist here.
 declare namespace WebAssembly {
+  // eslint-disable-next-line @typescript-eslint/no-extraneous-class -- the real Module class has only a constructor too
   class Module {
     constructor(bytes: ArrayBufferView | ArrayBuffer);
   }
