@@ -1,0 +1,1 @@
+export { SHARD_ID_BYTES, type ShardId, isShardId, shardId } from './hash.js';
