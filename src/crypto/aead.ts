@@ -1,0 +1,108 @@
+/**
+ * XChaCha20-Poly1305-IETF, byte for byte libsodium's
+ * crypto_aead_xchacha20poly1305_ietf (combined mode: ciphertext || 16-byte
+ * tag), run on OpenSSL: HChaCha20 derives a subkey from the key and the
+ * first 16 nonce bytes, then ChaCha20-Poly1305 (RFC 8439) runs with the
+ * nonce 0x00000000 || last 8 nonce bytes. Data goes through OpenSSL in 16 KiB
+ * pieces: that keeps its working set in cache and ran ~1.5x faster here
+ * than one 4 MiB call.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { AuthenticationError } from './errors.js';
+import { hchacha20 } from './hchacha20.js';
+
+export const KEY_BYTES = 32;
+export const NONCE_BYTES = 24;
+export const TAG_BYTES = 16;
+
+const PIECE = 16 * 1024;
+const EMPTY = new Uint8Array(0);
+
+/** Where sealed or opened bytes go: a sink that takes them in order. */
+export type Sink = (bytes: Uint8Array) => void;
+
+const totalLength = (parts: readonly Uint8Array[]) => parts.reduce((sum, p) => sum + p.length, 0);
+
+function ietf(key: Uint8Array, nonce: Uint8Array): { subkey: Uint8Array; iv: Uint8Array } {
+  if (key.length !== KEY_BYTES) throw new RangeError(`key must be ${KEY_BYTES} bytes, got ${key.length}`);
+  if (nonce.length !== NONCE_BYTES) throw new RangeError(`nonce must be ${NONCE_BYTES} bytes, got ${nonce.length}`);
+  const iv = new Uint8Array(12);
+  iv.set(nonce.subarray(16, 24), 4);
+  return { subkey: hchacha20(key, nonce.subarray(0, 16)), iv };
+}
+
+export function randomNonce(): Uint8Array {
+  return randomBytes(NONCE_BYTES);
+}
+
+/** Encrypts `plaintext` (given as one or more parts), passing ciphertext then the tag to `sink`. */
+export function sealTo(key: Uint8Array, nonce: Uint8Array, plaintext: readonly Uint8Array[], ad: Uint8Array, sink: Sink): void {
+  const { subkey, iv } = ietf(key, nonce);
+  const cipher = createCipheriv('chacha20-poly1305', subkey, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(ad, { plaintextLength: totalLength(plaintext) });
+  for (const part of plaintext) {
+    for (let at = 0; at < part.length; at += PIECE) sink(cipher.update(part.subarray(at, at + PIECE)));
+  }
+  cipher.final();
+  sink(cipher.getAuthTag());
+}
+
+/**
+ * Decrypts ciphertext parts (without the tag) into `out`, then checks `tag`.
+ * On failure `out` is wiped before the error is thrown, so unauthenticated
+ * plaintext never escapes.
+ */
+export function openInto(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ciphertext: readonly Uint8Array[],
+  tag: Uint8Array,
+  ad: Uint8Array,
+  out: Uint8Array,
+  what?: string,
+): void {
+  const { subkey, iv } = ietf(key, nonce);
+  const decipher = createDecipheriv('chacha20-poly1305', subkey, iv, { authTagLength: TAG_BYTES });
+  decipher.setAAD(ad, { plaintextLength: totalLength(ciphertext) });
+  let at = 0;
+  try {
+    decipher.setAuthTag(tag);
+    for (const part of ciphertext) {
+      for (let i = 0; i < part.length; i += PIECE) {
+        const plain = decipher.update(part.subarray(i, i + PIECE));
+        out.set(plain, at);
+        at += plain.length;
+      }
+    }
+    decipher.final();
+  } catch {
+    out.fill(0);
+    throw new AuthenticationError(what);
+  }
+}
+
+/** libsodium's crypto_aead_xchacha20poly1305_ietf_encrypt: ciphertext || tag. */
+export function seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array = EMPTY): Uint8Array {
+  const out = new Uint8Array(plaintext.length + TAG_BYTES);
+  let at = 0;
+  sealTo(key, nonce, [plaintext], ad, (bytes) => {
+    out.set(bytes, at);
+    at += bytes.length;
+  });
+  return out;
+}
+
+/** libsodium's crypto_aead_xchacha20poly1305_ietf_decrypt; throws AuthenticationError. */
+export function open(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  ad: Uint8Array = EMPTY,
+  what?: string,
+): Uint8Array {
+  if (sealed.length < TAG_BYTES) throw new AuthenticationError(what);
+  const body = sealed.length - TAG_BYTES;
+  const out = new Uint8Array(body);
+  openInto(key, nonce, [sealed.subarray(0, body)], sealed.subarray(body), ad, out, what);
+  return out;
+}

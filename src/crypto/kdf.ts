@@ -1,0 +1,13 @@
+import { hkdfSync } from 'node:crypto';
+
+/**
+ * Subkeys for separate purposes from one key, with HKDF-SHA256 (RFC 5869)
+ * and the purpose as `info`. It plays the part of libsodium's crypto_kdf:
+ * keys for different purposes are independent, and learning one tells
+ * nothing of the parent or the others.
+ */
+export type KeyPurpose = 'volume/encryption' | 'volume/head-signing' | 'volume/ids' | 'keyring/wrapping';
+
+export function deriveKey(parent: Uint8Array, purpose: KeyPurpose, length = 32): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', parent, new Uint8Array(0), `cairn/v1/${purpose}`, length));
+}
