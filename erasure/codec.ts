@@ -19,8 +19,15 @@ interface DecodePlan {
   readonly lostParityTables: Uint8Array;
 }
 
-/** The kernel overwrites every byte of its outputs, so zero-filling them first is wasted work. */
-const uninitialized = (length: number): Uint8Array => Buffer.allocUnsafeSlow(length);
+/**
+ * The kernel overwrites every byte of its outputs, so zero-filling them first
+ * is wasted work. A plain Uint8Array over the Buffer's memory, since callers
+ * expect Uint8Array semantics (Buffer's slice() does not copy).
+ */
+export function uninitialized(length: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(length);
+  return new Uint8Array(b.buffer, b.byteOffset, length);
+}
 
 export type MaybeShard = Uint8Array | null | undefined;
 
@@ -37,6 +44,19 @@ export class ReedSolomon {
   readonly #encoding: Matrix;
   readonly #parityTables: Uint8Array;
   readonly #plans = new Map<string, DecodePlan>();
+
+  static readonly #shared = new Map<string, ReedSolomon>();
+
+  /** A shared codec for (k, m): the matrices are built once per code. */
+  static for(k: number, m: number): ReedSolomon {
+    const key = `${k}+${m}`;
+    let codec = ReedSolomon.#shared.get(key);
+    if (!codec) {
+      codec = new ReedSolomon(k, m);
+      ReedSolomon.#shared.set(key, codec);
+    }
+    return codec;
+  }
 
   constructor(k: number, m: number) {
     if (!Number.isInteger(k) || k < 1) throw new InvalidCodeError(`data shards must be an integer >= 1, got ${k}`);

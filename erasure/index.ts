@@ -1,2 +1,2 @@
-export { join, MAX_SHARDS, type MaybeShard, ReedSolomon, split } from './codec.js';
+export { join, MAX_SHARDS, type MaybeShard, ReedSolomon, split, uninitialized } from './codec.js';
 export { InvalidCodeError, ShardCountError, ShardLengthError, TooFewShardsError } from './errors.js';

@@ -1,0 +1,5 @@
+export { type StripeDescriptor, decodeDescriptor, encodeDescriptor } from './descriptor.js';
+export { BlockTooLargeError, DescriptorFormatError, StripeUnrecoverableError } from './errors.js';
+export { BlockKind, MAX_BLOCK_BYTES, SHARD_HEADER_BYTES, STRIPE_FORMAT_VERSION, shardBytes } from './format.js';
+export { type OpenedStripe, openStripe } from './open.js';
+export { type SealOptions, type SealedStripe, type StripeKeys, sealStripe } from './seal.js';
