@@ -110,7 +110,7 @@ describe('bad shards and tampering', () => {
     expect(() => openStripe(sealed.descriptor, given, keys)).toThrowError(/3 of 6 shards usable, 4 needed; rejected as corrupt: shard 0, 1, 2/);
     const relabelled = s[5].slice();
     relabelled[1] = 4;
-    const out = openStripe(sealed.descriptor, [null, null, s[2], s[3], relabelled, s[5]], keys);
+    const out = openStripe(sealed.descriptor, [s[0], null, s[2], s[3], relabelled, s[5]], keys);
     expect(out.bad).toEqual([4]);
     expect(same(out.block, block)).toBe(true);
   });
