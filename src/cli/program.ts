@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerBench } from './commands/bench.js';
+import { registerInit } from './commands/init.js';
 
 /** Our package.json: two levels up from src/cli, three from dist/src/cli. */
 function version(): string {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .configureOutput({
       outputError: (text, write) => write(`cairn: ${text.replace(/^error: /, '').trimEnd()}\n`),
     });
+  registerInit(program);
   registerBench(program);
   program.addHelpCommand('help [command]', 'show help for a command');
   return program;
