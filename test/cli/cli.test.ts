@@ -64,6 +64,24 @@ describe('the cairn command', () => {
   });
 });
 
+describe('cairn bench crypto|pipeline --json', () => {
+  it.each([
+    ['crypto', '--message-size', ['seal', 'open']],
+    ['pipeline', '--block-size', ['seal', 'open', 'open-degraded']],
+  ])('%s prints one JSON object with a row per op', (name, flag, ops) => {
+    const r = cairn(['bench', name, '--json', flag, '256KiB', '--rounds', '1']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ bench: name, size: 262144 });
+    expect(out.results.map((x: { op: string }) => x.op)).toEqual(ops);
+    for (const row of out.results) {
+      expect(row.ours_MBps).toBeGreaterThan(0);
+      expect(row.ratio).toBeCloseTo(row.ours_MBps / row.reference_MBps, 1);
+    }
+  });
+});
+
 describe('cairn bench erasure --json', () => {
   it('prints one JSON object with encode and reconstruct rows for each code', () => {
     const r = cairn(['bench', 'erasure', '--json', '--shard-size', '64KiB', '--rounds', '1']);
@@ -73,7 +91,7 @@ describe('cairn bench erasure --json', () => {
     expect(lines).toHaveLength(1);
     const out = JSON.parse(lines[0]);
     expect(out.bench).toBe('erasure');
-    expect(out.shard_size).toBe(65536);
+    expect(out.size).toBe(65536);
     const keys = out.results.map((x: { code: string; op: string }) => `${x.code} ${x.op}`);
     expect(keys).toEqual([
       '4+2 encode',

@@ -1,13 +1,63 @@
 import type { Command } from 'commander';
-import { benchErasure, type ErasureRow } from '../../../bench/erasure/index.js';
+import { type CryptoRow, benchCrypto } from '../../../bench/crypto/index.js';
+import { type ErasureRow, benchErasure } from '../../../bench/erasure/index.js';
+import type { Comparison } from '../../../bench/harness.js';
+import { type PipelineRow, benchPipeline } from '../../../bench/pipeline/index.js';
 import { asFlag, parseCount, parseSize } from '../parse.js';
 import { progressBar } from '../progress.js';
 import { printTable } from '../table.js';
 
-interface ErasureFlags {
+type Progress = (done: number, total: number, label: string) => void;
+
+interface Flags {
   json?: boolean;
-  shardSize: number;
+  size: number;
   rounds: number;
+}
+
+/** One comparative benchmark: ours against a named baseline, rows of MB/s and ratio. */
+interface BenchSpec<Row extends Comparison> {
+  name: string;
+  description: string;
+  sizeFlag: { name: string; help: string; default: number };
+  /** Columns that name a row (before the figures). */
+  labels: string[];
+  label(row: Row): string[];
+  run(flags: Flags, onProgress?: Progress): Promise<Row[]>;
+  baseline: string;
+}
+
+function addBench<Row extends Comparison>(parent: Command, spec: BenchSpec<Row>): void {
+  parent
+    .command(spec.name)
+    .description(spec.description)
+    .option('--json', 'print one JSON object instead of a table')
+    .option(`--${spec.sizeFlag.name} <size>`, spec.sizeFlag.help, asFlag(parseSize), spec.sizeFlag.default)
+    .option('--rounds <n>', 'alternating measurement rounds per side (the median is reported)', asFlag(parseCount), 5)
+    .action(async (raw: Record<string, unknown>) => {
+      const flags: Flags = {
+        json: raw.json as boolean | undefined,
+        rounds: raw.rounds as number,
+        size: raw[spec.sizeFlag.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] as number,
+      };
+      const progress = progressBar();
+      const results = await spec.run(flags, flags.json ? undefined : progress.update);
+      progress.end();
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ bench: spec.name, size: flags.size, results })}\n`);
+        return;
+      }
+      printTable(
+        [...spec.labels, 'ours MB/s', 'reference MB/s', 'ratio'],
+        results.map((r) => [
+          ...spec.label(r),
+          r.ours_MBps.toFixed(0),
+          r.reference_MBps.toFixed(0),
+          `${r.ratio.toFixed(2)}x`,
+        ]),
+      );
+      process.stdout.write(`reference: ${spec.baseline}; ${spec.sizeFlag.name} ${flags.size} bytes\n`);
+    });
 }
 
 export function registerBench(program: Command): void {
@@ -18,36 +68,31 @@ export function registerBench(program: Command): void {
       bench.help({ error: true });
     });
 
-  bench
-    .command('erasure')
-    .description('Reed-Solomon encode/reconstruct MB/s: ours vs the reed-solomon-erasure wasm build')
-    .option('--json', 'print one JSON object instead of a table')
-    .option('--shard-size <size>', 'bytes per shard', asFlag(parseSize), 1 << 20)
-    .option('--rounds <n>', 'alternating measurement rounds per side (median is reported)', asFlag(parseCount), 5)
-    .action(async (flags: ErasureFlags) => {
-      const progress = progressBar();
-      const results = await benchErasure({
-        shardSize: flags.shardSize,
-        rounds: flags.rounds,
-        onProgress: flags.json ? undefined : (done, total, label) => progress.update(done, total, label),
-      });
-      progress.end();
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ bench: 'erasure', shard_size: flags.shardSize, results })}\n`);
-        return;
-      }
-      printTable(
-        ['code', 'op', 'ours MB/s', 'reference MB/s', 'ratio'],
-        results.map((r: ErasureRow) => [
-          r.code,
-          r.op,
-          r.ours_MBps.toFixed(0),
-          r.reference_MBps.toFixed(0),
-          `${r.ratio.toFixed(2)}x`,
-        ]),
-      );
-      process.stdout.write(
-        `reference: @digitaldefiance/reed-solomon-erasure.wasm; shards of ${flags.shardSize} bytes\n`,
-      );
-    });
+  addBench<ErasureRow>(bench, {
+    name: 'erasure',
+    description: 'Reed-Solomon encode/reconstruct MB/s: ours vs the reed-solomon-erasure wasm build',
+    sizeFlag: { name: 'shard-size', help: 'bytes per shard', default: 1 << 20 },
+    labels: ['code', 'op'],
+    label: (r) => [r.code, r.op],
+    run: (f, onProgress) => benchErasure({ shardSize: f.size, rounds: f.rounds, onProgress }),
+    baseline: '@digitaldefiance/reed-solomon-erasure.wasm',
+  });
+  addBench<CryptoRow>(bench, {
+    name: 'crypto',
+    description: 'XChaCha20-Poly1305 seal/open MB/s: ours vs libsodium-wrappers',
+    sizeFlag: { name: 'message-size', help: 'bytes per message', default: 4 << 20 },
+    labels: ['op'],
+    label: (r) => [r.op],
+    run: (f, onProgress) => benchCrypto({ messageSize: f.size, rounds: f.rounds, onProgress }),
+    baseline: 'libsodium-wrappers',
+  });
+  addBench<PipelineRow>(bench, {
+    name: 'pipeline',
+    description: 'seal (encrypt, RS(4,2), hash) and open of a block in memory: ours vs the named packages as-is',
+    sizeFlag: { name: 'block-size', help: 'bytes per block', default: 4 << 20 },
+    labels: ['op'],
+    label: (r) => [r.op],
+    run: (f, onProgress) => benchPipeline({ blockSize: f.size, rounds: f.rounds, onProgress }),
+    baseline: 'libsodium-wrappers + reed-solomon-erasure wasm + the same SHA-256',
+  });
 }
