@@ -20,17 +20,24 @@ export interface CompareOptions {
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** MB/s (10^6 bytes per second) of `fn` run repeatedly for at least `ms`. */
-function round(fn: () => void, bytes: number, ms: number): number {
+/** One side of a comparison: what to run, and how many bytes one run processes. */
+export interface Side {
+  run: () => unknown;
+  bytes: number;
+}
+
+/** MB/s (10^6 bytes per second) of `side` run repeatedly for at least `ms`; async runs are awaited. */
+async function round(side: Side, ms: number): Promise<number> {
   let ops = 0;
   const start = performance.now();
   let elapsed: number;
   do {
-    fn();
+    const result = side.run();
+    if (result instanceof Promise) await result;
     ops++;
     elapsed = performance.now() - start;
   } while (elapsed < ms);
-  return (bytes * ops) / (elapsed / 1000) / 1e6;
+  return (side.bytes * ops) / (elapsed / 1000) / 1e6;
 }
 
 function median(xs: number[]): number {
@@ -41,23 +48,17 @@ function median(xs: number[]): number {
 
 const rounded = (x: number) => Math.round(x * 10) / 10;
 
-/** `bytes` is what one call of either function processes. */
-export async function compare(
-  ours: () => void,
-  reference: () => void,
-  bytes: number,
-  options: CompareOptions = {},
-): Promise<Comparison> {
+export async function compare(ours: Side, reference: Side, options: CompareOptions = {}): Promise<Comparison> {
   const rounds = options.rounds ?? 5;
   const ms = options.roundMs ?? 150;
-  ours();
-  reference();
+  await ours.run();
+  await reference.run();
   const a: number[] = [];
   const b: number[] = [];
   for (let i = 0; i < rounds; i++) {
-    a.push(round(ours, bytes, ms));
+    a.push(await round(ours, ms));
     await tick();
-    b.push(round(reference, bytes, ms));
+    b.push(await round(reference, ms));
     await tick();
   }
   const o = median(a);

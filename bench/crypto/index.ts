@@ -27,16 +27,14 @@ export async function benchCrypto(options: CryptoBenchOptions = {}): Promise<Cry
 
   options.onProgress?.(0, 2, 'seal');
   const sealRow = await compare(
-    () => seal(key, nonce, message, ad),
-    () => sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(message, ad, null, nonce, key),
-    size,
+    { run: () => seal(key, nonce, message, ad), bytes: size },
+    { run: () => sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(message, ad, null, nonce, key), bytes: size },
     options,
   );
   options.onProgress?.(1, 2, 'open');
   const openRow = await compare(
-    () => open(key, nonce, sealed, ad),
-    () => sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, sealed, ad, nonce, key),
-    size,
+    { run: () => open(key, nonce, sealed, ad), bytes: size },
+    { run: () => sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, sealed, ad, nonce, key), bytes: size },
     options,
   );
   options.onProgress?.(2, 2, 'done');

@@ -44,9 +44,8 @@ export async function benchErasure(options: ErasureBenchOptions = {}): Promise<E
 
     options.onProgress?.(rows.length, total, `${code} encode`);
     const encode = await compare(
-      () => rs.encode(data, parity),
-      () => checkReference(ref.encode(refAll, k, m)),
-      bytes,
+      { run: () => rs.encode(data, parity), bytes },
+      { run: () => checkReference(ref.encode(refAll, k, m)), bytes },
       options,
     );
     rows.push({ code, op: 'encode', ...encode });
@@ -60,9 +59,8 @@ export async function benchErasure(options: ErasureBenchOptions = {}): Promise<E
     const available = shards.map((_, i) => i >= m);
     options.onProgress?.(rows.length, total, `${code} reconstruct`);
     const reconstruct = await compare(
-      () => rs.reconstruct(shards, { lost, dataOnly: true }),
-      () => checkReference(ref.reconstruct(refAll, k, m, available)),
-      bytes,
+      { run: () => rs.reconstruct(shards, { lost, dataOnly: true }), bytes },
+      { run: () => checkReference(ref.reconstruct(refAll, k, m, available)), bytes },
       options,
     );
     // A fast wrong answer is no answer: wipe the lost shards, rebuild once more, compare.

@@ -3,3 +3,4 @@ export { BlockTooLargeError, DescriptorFormatError, StripeUnrecoverableError } f
 export { BlockKind, MAX_BLOCK_BYTES, SHARD_HEADER_BYTES, STRIPE_FORMAT_VERSION, shardBytes } from './format.js';
 export { type OpenedStripe, openStripe } from './open.js';
 export { type SealOptions, type SealedStripe, type StripeKeys, sealStripe } from './seal.js';
+export { StripeEngine, StripeWorkerError } from './engine.js';

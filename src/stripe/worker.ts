@@ -1,0 +1,32 @@
+/**
+ * A stripe worker thread: seals and opens stripes for StripeEngine. Results
+ * go back by transferring their one ArrayBuffer, so nothing is copied.
+ */
+import { parentPort } from 'node:worker_threads';
+import { openStripe } from './open.js';
+import { sealStripe } from './seal.js';
+import type { Reply, Request } from './engine.js';
+
+const port = parentPort;
+if (!port) throw new Error('src/stripe/worker.ts runs only as a worker thread');
+
+function serialize(err: unknown): Reply['error'] {
+  if (err instanceof Error) return { ...(err as unknown as Record<string, unknown>), name: err.name, message: err.message, stack: err.stack };
+  return { name: 'Error', message: String(err) };
+}
+
+port.on('message', (req: Request) => {
+  try {
+    if (req.op === 'seal') {
+      const { descriptor, shards } = sealStripe(req.block, req.options);
+      const buffer = shards[0].buffer as ArrayBuffer;
+      port.postMessage({ id: req.id, descriptor, buffer, offset: shards[0].byteOffset, size: shards[0].length } satisfies Reply, [buffer]);
+    } else {
+      const { block, bad } = openStripe(req.descriptor, req.shards, req.keys);
+      const buffer = block.buffer as ArrayBuffer;
+      port.postMessage({ id: req.id, buffer, offset: block.byteOffset, size: block.length, bad } satisfies Reply, [buffer]);
+    }
+  } catch (err) {
+    port.postMessage({ id: req.id, error: serialize(err) } satisfies Reply);
+  }
+});
