@@ -56,7 +56,7 @@ export function baselineSeal(block: Uint8Array, o: SealOptions): SealedStripe {
     paddedLength,
     shardIds: shards.map(shardId),
   };
-  return { shards, descriptor };
+  return { shards, descriptor, release: () => undefined };
 }
 
 export function baselineOpen(

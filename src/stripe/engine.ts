@@ -78,7 +78,7 @@ export class StripeEngine {
     const { buffer, offset = 0, size = 0, descriptor } = reply;
     const n = descriptor!.k + descriptor!.m;
     const shards = Array.from({ length: n }, (_, i) => new Uint8Array(buffer!, offset + i * size, size));
-    return { descriptor: descriptor!, shards };
+    return { descriptor: descriptor!, shards, release: () => undefined };
   }
 
   async open(descriptor: StripeDescriptor, shards: readonly MaybeShard[], keys: StripeKeys): Promise<OpenedStripe> {

@@ -3,6 +3,7 @@
  * go back by transferring their one ArrayBuffer, so nothing is copied.
  */
 import { parentPort } from 'node:worker_threads';
+import { useHashHelper } from '../crypto/index.js';
 import { openStripe } from './open.js';
 import { sealStripe } from './seal.js';
 import type { Reply, Request } from './engine.js';
@@ -15,14 +16,17 @@ function serialize(err: unknown): Reply['error'] {
   return { name: 'Error', message: String(err) };
 }
 
-port.on('message', (req: Request) => {
+// This thread is one of a pool that already keeps every core busy.
+useHashHelper(false);
+
+port.on('message', async (req: Request) => {
   try {
     if (req.op === 'seal') {
-      const { descriptor, shards } = sealStripe(req.block, req.options);
+      const { descriptor, shards } = await sealStripe(req.block, req.options);
       const buffer = shards[0].buffer as ArrayBuffer;
       port.postMessage({ id: req.id, descriptor, buffer, offset: shards[0].byteOffset, size: shards[0].length } satisfies Reply, [buffer]);
     } else {
-      const { block, bad } = openStripe(req.descriptor, req.shards, req.keys);
+      const { block, bad } = await openStripe(req.descriptor, req.shards, req.keys);
       const buffer = block.buffer as ArrayBuffer;
       port.postMessage({ id: req.id, buffer, offset: block.byteOffset, size: block.length, bad } satisfies Reply, [buffer]);
     }

@@ -67,14 +67,18 @@ describe('the cairn command', () => {
 describe('cairn bench crypto|pipeline --json', () => {
   it.each([
     ['crypto', '--message-size', ['seal', 'open']],
-    ['pipeline', '--block-size', ['seal', 'open', 'open-degraded']],
+    [
+      'pipeline',
+      '--block-size',
+      ['seal call', 'seal pool', 'open call', 'open pool', 'open-degraded call', 'open-degraded pool'],
+    ],
   ])('%s prints one JSON object with a row per op', (name, flag, ops) => {
     const r = cairn(['bench', name, '--json', flag, '256KiB', '--rounds', '1']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ bench: name, size: 262144 });
-    expect(out.results.map((x: { op: string }) => x.op)).toEqual(ops);
+    expect(out.results.map((x: { op: string; mode?: string }) => [x.op, x.mode].join(' ').trim())).toEqual(ops);
     for (const row of out.results) {
       expect(row.ours_MBps).toBeGreaterThan(0);
       expect(row.ratio).toBeCloseTo(row.ours_MBps / row.reference_MBps, 1);

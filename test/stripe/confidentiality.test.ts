@@ -28,7 +28,7 @@ describe('what stores see (promise 1)', () => {
     const keys = { volumeId: new Uint8Array(16).fill(7), key: volumeKeys(newKey()).encryption };
     // Repetitive text is what a careless format would leak: a marker in many blocks, many times each.
     const block = new TextEncoder().encode(`${MARKER} file name: secret-plans.txt\n`.repeat(2000));
-    const sealed = sealStripe(block, { ...keys, kind: BlockKind.Data, k: 4, m: 2 });
+    const sealed = await sealStripe(block, { ...keys, kind: BlockKind.Data, k: 4, m: 2 });
     const where = place(sealed.descriptor.shardIds[0], infos, { k: 4, m: 2 }, { shardSize: sealed.shards[0].length });
     const byId = new Map(stores.map((s) => [s.id, s]));
     await Promise.all(
@@ -50,13 +50,13 @@ describe('what stores see (promise 1)', () => {
     const shards = await Promise.all(
       sealed.descriptor.shardIds.map((id, i) => reopenedById.get(where.stores[i] as string)!.get(id)),
     );
-    expect(Buffer.compare(openStripe(sealed.descriptor, shards, keys).block, block)).toBe(0);
+    expect(Buffer.compare((await openStripe(sealed.descriptor, shards, keys)).block, block)).toBe(0);
   });
 
   it('a memory store holds only bytes without the marker', async () => {
     const store = new MemoryStore();
     const keys = { volumeId: new Uint8Array(16), key: newKey() };
-    const sealed = sealStripe(new TextEncoder().encode(MARKER.repeat(100)), { ...keys, kind: BlockKind.Metadata, k: 2, m: 1 });
+    const sealed = await sealStripe(new TextEncoder().encode(MARKER.repeat(100)), { ...keys, kind: BlockKind.Metadata, k: 2, m: 1 });
     await Promise.all(sealed.shards.map((s, i) => store.put(sealed.descriptor.shardIds[i], s)));
     for (const id of sealed.descriptor.shardIds) {
       expect(Buffer.from(await store.get(id)).includes(Buffer.from(MARKER))).toBe(false);

@@ -90,8 +90,8 @@ export function registerBench(program: Command): void {
     name: 'pipeline',
     description: 'seal (encrypt, RS(4,2), hash) and open of a block in memory: ours vs the named packages as-is',
     sizeFlag: { name: 'block-size', help: 'bytes per block', default: 4 << 20 },
-    labels: ['op', 'threads'],
-    label: (r) => [r.op, String(r.threads)],
+    labels: ['op', 'mode', 'in flight'],
+    label: (r) => [r.op, r.mode, String(r.concurrency)],
     run: (f, onProgress) => benchPipeline({ blockSize: f.size, rounds: f.rounds, onProgress }),
     baseline: 'libsodium-wrappers + reed-solomon-erasure wasm + the same SHA-256',
   });
