@@ -1,4 +1,15 @@
-export { KEY_BYTES, NONCE_BYTES, type Sink, TAG_BYTES, open, openInto, randomNonce, seal, sealTo } from './aead.js';
+export {
+  KEY_BYTES,
+  NONCE_BYTES,
+  type Sink,
+  TAG_BYTES,
+  open,
+  openInto,
+  randomNonce,
+  seal,
+  sealInto,
+  sealTo,
+} from './aead.js';
 export { AuthenticationError, KeyringFormatError, WrongPassphraseError } from './errors.js';
 export { SHARD_ID_BYTES, type ShardId, isShardId, shardId } from './hash.js';
 export { hashHelperEnabled, hashOnHelper, useHashHelper } from './hash-helper.js';
