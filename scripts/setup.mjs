@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // Brings a fresh machine (or a stale checkout) to the point where `cairn`,
-// the tests and the demo run: Debian packages, node_modules, the wasm codec,
-// compiled TypeScript. Uses only Node's built-ins, since it runs before
-// node_modules exists. Every step is skipped when already done, so
-// `npm test` and `npm run demo` can call it every time.
+// the tests and the demo run: Debian packages, node_modules, the container
+// rootfs, the wasm codec, compiled TypeScript. Uses only Node's built-ins,
+// since it runs before node_modules exists. Every step is skipped when
+// already done, so `npm test` and `npm run demo` can call it every time.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildRootfs } from './rootfs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -91,6 +92,10 @@ function codec() {
   );
 }
 
+function rootfs() {
+  if (buildRootfs(join(root, '.cache', 'rootfs')).built) say('built the container rootfs in .cache/rootfs (busybox)');
+}
+
 function typescript() {
   say('compiling TypeScript');
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')]);
@@ -100,6 +105,7 @@ try {
   if (!process.argv.includes('--build-only')) {
     debianPackages();
     nodeModules();
+    rootfs();
   }
   codec();
   typescript();

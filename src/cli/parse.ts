@@ -50,3 +50,23 @@ export function asFlag<T>(parse: (text: string) => T): (text: string) => T {
     }
   };
 }
+
+/** "4+2" -> { k: 4, m: 2 }. */
+export function parseCode(text: string): { k: number; m: number } {
+  const match = /^\s*(\d+)\s*\+\s*(\d+)\s*$/.exec(text);
+  const k = match ? Number(match[1]) : Number.NaN;
+  const m = match ? Number(match[2]) : Number.NaN;
+  if (!match || k < 1 || m < 0 || k + m > 256) {
+    throw new UsageError(`"${text}" is not a code; use K+M with K >= 1 and K+M <= 256, e.g. 4+2`);
+  }
+  return { k, m };
+}
+
+const VOLUME_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+export function parseVolumeName(text: string): string {
+  if (!VOLUME_NAME.test(text)) {
+    throw new UsageError(`"${text}" is not a volume name: 1-63 of a-z 0-9 . _ -, starting with a letter or digit`);
+  }
+  return text;
+}

@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerInit } from './commands/init.js';
+import { registerMount } from './commands/mount.js';
+import { registerVolume } from './commands/volume.js';
 
 /** Our package.json: two levels up from src/cli, three from dist/src/cli. */
 function version(): string {
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
       outputError: (text, write) => write(`cairn: ${text.replace(/^error: /, '').trimEnd()}\n`),
     });
   registerInit(program);
+  registerVolume(program);
+  registerMount(program);
   registerBench(program);
   program.addHelpCommand('help [command]', 'show help for a command');
   return program;

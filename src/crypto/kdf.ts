@@ -6,7 +6,12 @@ import { hkdfSync } from 'node:crypto';
  * keys for different purposes are independent, and learning one tells
  * nothing of the parent or the others.
  */
-export type KeyPurpose = 'volume/encryption' | 'volume/head-signing' | 'volume/ids' | 'keyring/wrapping';
+export type KeyPurpose =
+  | 'volume/encryption'
+  | 'volume/head-signing'
+  | 'volume/ids'
+  | 'keyring/wrapping'
+  | 'cluster/catalog';
 
 export function deriveKey(parent: Uint8Array, purpose: KeyPurpose, length = 32): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', parent, new Uint8Array(0), `cairn/v1/${purpose}`, length));

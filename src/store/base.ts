@@ -8,16 +8,35 @@ import {
   shortId,
   StoreUnavailableError,
 } from './errors.js';
-import type { ListOptions, ListPage, ShardStore, StoreOptions, StoreStat } from './types.js';
+import {
+  checkVolumeId,
+  copyHead,
+  copyLease,
+  headUpdate,
+  leaseUpdate,
+  ownHead,
+  ownLease,
+  type VolumeRecords,
+} from './records.js';
+import type {
+  HeadRecord,
+  LeaseRecord,
+  ListOptions,
+  ListPage,
+  ShardStore,
+  StoreOptions,
+  StoreStat,
+} from './types.js';
 
 export const DEFAULT_LIST_LIMIT = 1000;
 
 /**
  * The part of the ShardStore contract that does not depend on where bytes
  * live: id checks, hash verification both ways, the caller's copy, paging,
- * cancellation and the closed state. Backends implement the protected
- * methods, which only ever see well-formed ids and verified bytes, so every
- * backend gets these rules the same way.
+ * cancellation, the closed state, and the head and lease rules. Backends
+ * implement the protected methods, which only ever see well-formed ids,
+ * verified bytes and valid records, so every backend gets these rules the
+ * same way.
  */
 export abstract class StoreBase implements ShardStore {
   abstract readonly id: string;
@@ -33,14 +52,29 @@ export abstract class StoreBase implements ShardStore {
   /** Up to `count` stored ids greater than `after`, ascending. */
   protected abstract listShards(after: ShardId | undefined, count: number, signal?: AbortSignal): Promise<ShardId[]>;
   protected abstract statStore(signal?: AbortSignal): Promise<StoreStat>;
+  /** The volume's head and lease as stored (the caller gets copies). */
+  protected abstract readVolume(volumeId: string, signal?: AbortSignal): Promise<VolumeRecords>;
+  /**
+   * Reads the volume's records, passes them to `decide` and stores what it
+   * returns (nothing when undefined; it throws to refuse), atomically against
+   * every other update of this volume's records: within the process, and
+   * across processes for a backend several processes share. This is the only
+   * compare-and-set a backend provides; the rules are in `decide`.
+   */
+  protected abstract updateVolume(
+    volumeId: string,
+    decide: (held: VolumeRecords) => VolumeRecords | undefined,
+    signal?: AbortSignal,
+  ): Promise<void>;
   /** Called once, after every started operation has settled. */
   protected abstract closeStore(): Promise<void>;
 
-  put(id: ShardId, bytes: Uint8Array, options?: StoreOptions): Promise<void> {
+  async put(id: ShardId, bytes: Uint8Array, options?: StoreOptions): Promise<void> {
     // Copied before anything asynchronous: the caller may reuse its buffer as
     // soon as put returns, and the hash must be of the bytes we keep.
     const owned = new Uint8Array(bytes);
-    return this.#run(`put of shard ${shortId(String(id))}`, [id], options, async (signal) => {
+    this.#checkId(id);
+    return this.#run(`put of shard ${shortId(id)}`, options, async (signal) => {
       const actual = shardId(owned);
       if (actual !== id) {
         throw new ShardCorruptError(
@@ -54,8 +88,9 @@ export abstract class StoreBase implements ShardStore {
     });
   }
 
-  get(id: ShardId, options?: StoreOptions): Promise<Uint8Array> {
-    return this.#run(`get of shard ${shortId(String(id))}`, [id], options, async (signal) => {
+  async get(id: ShardId, options?: StoreOptions): Promise<Uint8Array> {
+    this.#checkId(id);
+    return this.#run(`get of shard ${shortId(id)}`, options, async (signal) => {
       const bytes = await this.getShard(id, signal);
       if (bytes === undefined) throw new ShardNotFoundError(this.id, id);
       if (shardId(bytes) !== id) {
@@ -70,12 +105,14 @@ export abstract class StoreBase implements ShardStore {
     });
   }
 
-  has(id: ShardId, options?: StoreOptions): Promise<boolean> {
-    return this.#run(`has of shard ${shortId(String(id))}`, [id], options, (signal) => this.hasShard(id, signal));
+  async has(id: ShardId, options?: StoreOptions): Promise<boolean> {
+    this.#checkId(id);
+    return this.#run(`has of shard ${shortId(id)}`, options, (signal) => this.hasShard(id, signal));
   }
 
-  delete(id: ShardId, options?: StoreOptions): Promise<void> {
-    return this.#run(`delete of shard ${shortId(String(id))}`, [id], options, (signal) => this.deleteShard(id, signal));
+  async delete(id: ShardId, options?: StoreOptions): Promise<void> {
+    this.#checkId(id);
+    return this.#run(`delete of shard ${shortId(id)}`, options, (signal) => this.deleteShard(id, signal));
   }
 
   async list(options: ListOptions = {}): Promise<ListPage> {
@@ -83,7 +120,8 @@ export abstract class StoreBase implements ShardStore {
     if (!Number.isSafeInteger(limit) || limit < 1) {
       throw new UsageError(`list limit must be a positive integer, not ${limit}`);
     }
-    return this.#run('list', after === undefined ? [] : [after], options, async (signal) => {
+    if (after !== undefined) this.#checkId(after);
+    return this.#run('list', options, async (signal) => {
       // One extra id tells whether another page exists without a second call.
       const ids = await this.listShards(after, limit + 1, signal);
       return ids.length > limit ? { ids: ids.slice(0, limit), next: ids[limit - 1] } : { ids };
@@ -91,7 +129,38 @@ export abstract class StoreBase implements ShardStore {
   }
 
   stat(options?: StoreOptions): Promise<StoreStat> {
-    return this.#run('stat', [], options, (signal) => this.statStore(signal));
+    return this.#run('stat', options, (signal) => this.statStore(signal));
+  }
+
+  async putHead(head: HeadRecord, options?: StoreOptions): Promise<void> {
+    // Validated and copied before anything asynchronous, like a shard's bytes.
+    const owned = ownHead(this.id, head);
+    return this.#run(`put of the head of volume ${shortId(owned.volumeId)}`, options, (signal) =>
+      this.updateVolume(owned.volumeId, (held) => headUpdate(this.id, held, owned), signal),
+    );
+  }
+
+  async getHead(volumeId: string, options?: StoreOptions): Promise<HeadRecord | undefined> {
+    checkVolumeId(this.id, volumeId);
+    return this.#run(`get of the head of volume ${shortId(volumeId)}`, options, async (signal) => {
+      const { head } = await this.readVolume(volumeId, signal);
+      return head && copyHead(head);
+    });
+  }
+
+  async putLease(lease: LeaseRecord, options?: StoreOptions): Promise<void> {
+    const owned = ownLease(this.id, lease);
+    return this.#run(`put of the lease of volume ${shortId(owned.volumeId)}`, options, (signal) =>
+      this.updateVolume(owned.volumeId, (held) => leaseUpdate(this.id, held, owned), signal),
+    );
+  }
+
+  async getLease(volumeId: string, options?: StoreOptions): Promise<LeaseRecord | undefined> {
+    checkVolumeId(this.id, volumeId);
+    return this.#run(`get of the lease of volume ${shortId(volumeId)}`, options, async (signal) => {
+      const { lease } = await this.readVolume(volumeId, signal);
+      return lease && copyLease(lease);
+    });
   }
 
   close(): Promise<void> {
@@ -99,15 +168,16 @@ export abstract class StoreBase implements ShardStore {
     return this.#closing;
   }
 
+  #checkId(id: unknown): void {
+    if (typeof id !== 'string' || !isShardId(id)) throw new InvalidShardIdError(this.id, id);
+  }
+
+  /** Every operation, after its arguments are checked: the closed state, the signal, and close() waiting for it. */
   async #run<T>(
     operation: string,
-    ids: unknown[],
     options: StoreOptions | undefined,
     work: (signal?: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    for (const id of ids) {
-      if (typeof id !== 'string' || !isShardId(id)) throw new InvalidShardIdError(this.id, id);
-    }
     if (this.#closing) throw new StoreUnavailableError(this.id, 'it has been closed');
     const signal = options?.signal;
     if (signal?.aborted) throw new OperationAbortedError(this.id, operation, signal.reason);

@@ -1,5 +1,6 @@
 import { CairnError } from '../errors/index.js';
 import type { ShardId } from '../crypto/index.js';
+import type { HeadRecord, LeaseRecord } from './types.js';
 
 /** Enough of a shard id to find it in logs without drowning the message. */
 export function shortId(id: ShardId): string {
@@ -75,4 +76,75 @@ export class InvalidShardIdError extends CairnError {
       `${shown} is not a shard id (64 lowercase hex characters), given to store ${storeId}`,
     );
   }
+}
+
+/** A head or lease (or a volume id) that breaks the record rules in docs/STORES.md; nothing was stored. */
+export class InvalidRecordError extends CairnError {
+  constructor(
+    readonly storeId: string,
+    detail: string,
+  ) {
+    super('store.invalid-record', `${detail}, given to store ${storeId}`);
+  }
+}
+
+/**
+ * A lease refused because another mount holds the volume at this epoch or a
+ * later one. `current` says who and until when (by the holder's clock), so
+ * the caller can report it or, once it has expired, take over with a higher epoch.
+ */
+export class LeaseConflictError extends CairnError {
+  constructor(
+    readonly storeId: string,
+    readonly attempted: LeaseRecord,
+    readonly current: LeaseRecord,
+  ) {
+    const { holder, epoch, expiresAtMs } = current;
+    const state =
+      expiresAtMs === 0
+        ? `${JSON.stringify(holder)} released it at epoch ${epoch}; take over with an epoch above ${epoch}`
+        : `${JSON.stringify(holder)} holds it at epoch ${epoch} until ${when(expiresAtMs)}; ` +
+          `once that has passed, take over with an epoch above ${epoch}`;
+    super(
+      'store.lease-conflict',
+      `lease on volume ${shortId(current.volumeId)} for ${JSON.stringify(attempted.holder)} ` +
+        `at epoch ${attempted.epoch} refused by store ${storeId}: ${state}`,
+    );
+  }
+}
+
+/**
+ * A head refused by fencing (its epoch is older than one the store has seen:
+ * a newer writer took over) or because it does not move the head forward.
+ * `currentEpoch` is the highest epoch the store has seen for the volume (from
+ * its lease or its head); `currentSeq` is the seq of the head it holds, null
+ * when it holds none.
+ */
+export class StaleHeadError extends CairnError {
+  readonly volumeId: string;
+  readonly epoch: number;
+  readonly seq: number;
+
+  constructor(
+    readonly storeId: string,
+    refused: HeadRecord,
+    readonly currentEpoch: number,
+    readonly currentSeq: number | null,
+    why: string,
+  ) {
+    super(
+      'store.stale-head',
+      `head epoch ${refused.epoch} seq ${refused.seq} of volume ${shortId(refused.volumeId)} ` +
+        `refused by store ${storeId}: ${why}`,
+    );
+    this.volumeId = refused.volumeId;
+    this.epoch = refused.epoch;
+    this.seq = refused.seq;
+  }
+}
+
+/** Dates cannot show every safe integer; the raw number then still says it all. */
+function when(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? `${ms} ms after 1970` : date.toISOString();
 }

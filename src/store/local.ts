@@ -5,6 +5,8 @@ import { shardId, type ShardId } from '../crypto/index.js';
 import { CairnError } from '../errors/index.js';
 import { StoreBase } from './base.js';
 import { StoreUnavailableError } from './errors.js';
+import { decodeHead, decodeLease, encodeHead, encodeLease, type VolumeRecords } from './records.js';
+import { Serial } from './serial.js';
 import type { StoreStat } from './types.js';
 import { type Counts, Usage } from './usage.js';
 
@@ -20,8 +22,14 @@ export interface LocalStoreOptions {
   sync?: boolean;
 }
 
-/** Shards live under their ids; this record sorts after every id, outside the range list() reads. */
+/**
+ * Shards live under their ids; these keys start with `~`, which sorts after
+ * every hex digit, so they can never be a shard id and stay outside the range
+ * list() reads.
+ */
 const META_KEY = '~meta';
+const HEAD_PREFIX = '~head/';
+const LEASE_PREFIX = '~lease/';
 const FIRST_ID = '0'.repeat(64);
 const LAST_ID = 'f'.repeat(64);
 const FORMAT = 1;
@@ -35,8 +43,9 @@ type Db = Level<string, Uint8Array>;
 
 /**
  * Shards in a LevelDB directory (through `level`). The directory holds the
- * shards' bytes under their ids and one counter record, nothing else; see
- * docs/STORES.md for the layout.
+ * shards' bytes under their ids, one counter record, and the volumes' heads
+ * and leases, nothing else; see docs/STORES.md for the layout. One process
+ * at a time (LevelDB locks the directory); FileStore is the shared one.
  */
 export class LocalStore extends StoreBase {
   readonly id: string;
@@ -122,13 +131,45 @@ export class LocalStore extends StoreBase {
     return this.#usage.stat();
   }
 
+  protected readVolume(volumeId: string): Promise<VolumeRecords> {
+    return this.#guard(this.#readVolume(volumeId));
+  }
+
+  // In the write queue, so the read, the rules and the write are one step for every writer in this process.
+  protected updateVolume(
+    volumeId: string,
+    decide: (held: VolumeRecords) => VolumeRecords | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    return this.#write(async () => {
+      signal?.throwIfAborted();
+      const change = decide(await this.#readVolume(volumeId));
+      if (change === undefined) return;
+      const puts = [];
+      if (change.head) puts.push({ type: 'put' as const, key: HEAD_PREFIX + volumeId, value: encodeHead(change.head) });
+      if (change.lease) {
+        puts.push({ type: 'put' as const, key: LEASE_PREFIX + volumeId, value: encodeLease(change.lease) });
+      }
+      await this.#db.batch(puts, { sync: this.#sync });
+    });
+  }
+
+  async #readVolume(volumeId: string): Promise<VolumeRecords> {
+    const [head, lease] = await this.#db.getMany([HEAD_PREFIX + volumeId, LEASE_PREFIX + volumeId]);
+    return {
+      head: head && decodeHead(this.id, volumeId, head),
+      lease: lease && decodeLease(this.id, volumeId, lease),
+    };
+  }
+
   protected closeStore(): Promise<void> {
     return this.#guard(this.#db.close());
   }
 
   /**
    * Writes run one at a time: each reads the counters, changes them and
-   * writes them back in the same batch as the shard, so they stay exact.
+   * writes them back in the same batch as the shard, so they stay exact; and
+   * a head or lease update is a compare-and-set no other write can split.
    */
   #write(work: () => Promise<void>): Promise<void> {
     return this.#guard(this.#writes.run(work));
@@ -145,16 +186,6 @@ export class LocalStore extends StoreBase {
       if (error instanceof CairnError) throw error;
       throw new StoreUnavailableError(this.id, `LevelDB in ${this.dir} failed: ${innermost(error)}`, { cause: error });
     });
-  }
-}
-
-class Serial {
-  #tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(work);
-    this.#tail = result.catch(() => undefined);
-    return result;
   }
 }
 

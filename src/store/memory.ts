@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ShardId } from '../crypto/index.js';
 import { StoreBase } from './base.js';
+import type { VolumeRecords } from './records.js';
 import type { StoreStat } from './types.js';
 import { Usage } from './usage.js';
 
@@ -16,6 +17,7 @@ export class MemoryStore extends StoreBase {
   readonly id: string;
   readonly #usage: Usage;
   readonly #shards = new Map<ShardId, Uint8Array>();
+  readonly #volumes = new Map<string, VolumeRecords>();
 
   constructor(options: MemoryStoreOptions = {}) {
     super();
@@ -55,7 +57,22 @@ export class MemoryStore extends StoreBase {
     return this.#usage.stat();
   }
 
+  // StoreBase hands in records it owns and copies them on the way out, so they are kept as they are.
+  protected async readVolume(volumeId: string): Promise<VolumeRecords> {
+    return this.#volumes.get(volumeId) ?? {};
+  }
+
+  protected async updateVolume(
+    volumeId: string,
+    decide: (held: VolumeRecords) => VolumeRecords | undefined,
+  ): Promise<void> {
+    const held = this.#volumes.get(volumeId) ?? {};
+    const change = decide(held);
+    if (change !== undefined) this.#volumes.set(volumeId, { ...held, ...change });
+  }
+
   protected async closeStore(): Promise<void> {
     this.#shards.clear();
+    this.#volumes.clear();
   }
 }

@@ -28,6 +28,33 @@ export interface StoreStat {
 }
 
 /**
+ * The newest signed head of a volume as one store holds it. The store reads
+ * only the numbers: `body` is the volume layer's signed bytes, kept verbatim.
+ */
+export interface HeadRecord {
+  /** 32 lowercase hex characters. */
+  volumeId: string;
+  /** The writer's lease epoch; a store refuses heads from an epoch older than any it has seen. */
+  epoch: number;
+  /** Grows with every head within an epoch. */
+  seq: number;
+  /** Opaque signed bytes, at most MAX_HEAD_BODY_BYTES. */
+  body: Uint8Array;
+}
+
+/** Who holds the volume's single read-write mount (promise 4), as one store holds it. */
+export interface LeaseRecord {
+  /** 32 lowercase hex characters. */
+  volumeId: string;
+  /** Raised by every takeover; heads from older epochs are refused from then on (fencing). */
+  epoch: number;
+  /** Opaque id of the mount holding the lease, 1 to MAX_LEASE_HOLDER_CHARS characters. */
+  holder: string;
+  /** The holder's own clock; stores never read clocks, so expiry is the clients' judgement. 0 after a clean release. */
+  expiresAtMs: number;
+}
+
+/**
  * Where shards live: memory, a local directory, a peer, a bucket. Every
  * backend passes the same conformance suite (test/store/conformance.ts); the
  * contract is written out in docs/STORES.md.
@@ -45,6 +72,22 @@ export interface ShardStore {
   delete(id: ShardId, options?: StoreOptions): Promise<void>;
   list(options?: ListOptions): Promise<ListPage>;
   stat(options?: StoreOptions): Promise<StoreStat>;
+  /**
+   * Compare-and-set, atomic per volume: accepted when its epoch is at least
+   * the highest the store has seen for the volume (lease or head) and it moves
+   * the head forward; re-putting the current head is a no-op. Otherwise
+   * StaleHeadError. The caller may reuse `head.body` once this returns.
+   */
+  putHead(head: HeadRecord, options?: StoreOptions): Promise<void>;
+  /** The volume's current head (a fresh copy), or undefined when it has none. */
+  getHead(volumeId: string, options?: StoreOptions): Promise<HeadRecord | undefined>;
+  /**
+   * Compare-and-set, atomic per volume: accepted when there is no lease, the
+   * epoch is higher (a takeover), or epoch and holder match (renew or release).
+   * Otherwise LeaseConflictError carrying the current lease.
+   */
+  putLease(lease: LeaseRecord, options?: StoreOptions): Promise<void>;
+  getLease(volumeId: string, options?: StoreOptions): Promise<LeaseRecord | undefined>;
   /** Waits for operations already started, then releases the backend; idempotent. */
   close(): Promise<void>;
 }

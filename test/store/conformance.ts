@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { shardId, type ShardId } from '../../src/crypto/index.js';
-import { CairnError, UsageError } from '../../src/errors/index.js';
+import { UsageError } from '../../src/errors/index.js';
 import {
   InvalidShardIdError,
   OperationAbortedError,
@@ -11,6 +11,8 @@ import {
   StoreUnavailableError,
 } from '../../src/store/index.js';
 import { randomBytes, randomInt, rng, TEST_SEED } from '../helpers/random.js';
+import { expectError, failure, hook, same } from './expect.js';
+import { recordConformance } from './records-conformance.js';
 
 /** What a backend's test file hands the suite for each test. */
 export interface StoreHarness {
@@ -43,6 +45,9 @@ export interface StoreClaims {
   capacity: boolean;
 }
 
+/** Runs a test body on a fresh harness and always cleans it up. */
+export type Using = (setup: HarnessSetup, body: (h: StoreHarness) => Promise<void>) => () => Promise<void>;
+
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -60,6 +65,12 @@ export function shardStoreConformance(
   const title = `${name}: ShardStore conformance [claims: ${listed(true)}; lacks: ${listed(false)}] (seed ${TEST_SEED})`;
 
   const next = rng();
+  /** A head and a lease of one volume, for the tests that run every operation. */
+  const record = {
+    volumeId: 'ab'.repeat(16),
+    head: { volumeId: 'ab'.repeat(16), epoch: 1, seq: 1, body: new Uint8Array([1, 2, 3]) },
+    lease: { volumeId: 'ab'.repeat(16), epoch: 1, holder: 'mount', expiresAtMs: 1 },
+  };
   const shard = (length: number) => {
     const bytes = randomBytes(next, length);
     return { id: shardId(bytes), bytes };
@@ -74,8 +85,7 @@ export function shardStoreConformance(
     return [...made.values()];
   };
 
-  /** Runs a test body on a fresh harness and always cleans it up. */
-  const using = (setup: HarnessSetup, body: (h: StoreHarness) => Promise<void>) => async () => {
+  const using: Using = (setup, body) => async () => {
     const h = await factory(setup);
     try {
       await body(h);
@@ -354,12 +364,18 @@ export function shardStoreConformance(
             store.delete(present.id, { signal }),
             store.list({ signal }),
             store.stat({ signal }),
+            store.putHead(record.head, { signal }),
+            store.getHead(record.volumeId, { signal }),
+            store.putLease(record.lease, { signal }),
+            store.getLease(record.volumeId, { signal }),
           ];
           for (const attempt of attempts) {
             const error = await failure(attempt);
             expectError(error, OperationAbortedError, 'store.aborted');
             expect(error.cause).toBe(reason);
           }
+          expect(await store.getHead(record.volumeId)).toBeUndefined();
+          expect(await store.getLease(record.volumeId)).toBeUndefined();
           expect(await store.has(absent.id)).toBe(false);
           expect(await store.has(present.id)).toBe(true);
           expect(await store.stat()).toEqual({ capacity: null, used: present.bytes.length, shards: 1 });
@@ -425,6 +441,10 @@ export function shardStoreConformance(
             store.delete(id),
             store.list(),
             store.stat(),
+            store.putHead(record.head),
+            store.getHead(record.volumeId),
+            store.putLease(record.lease),
+            store.getLease(record.volumeId),
           ];
           for (const attempt of attempts) {
             const error = await failure(attempt);
@@ -445,6 +465,8 @@ export function shardStoreConformance(
         }),
       );
     });
+
+    recordConformance(name, using, claims);
 
     if (claims.capacity) {
       describe('capacity', () => {
@@ -559,29 +581,6 @@ export function shardStoreConformance(
       });
     }
   });
-}
-
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.compare(a, b) === 0;
-}
-
-/** The error a promise rejects with; fails the test if it resolves. */
-async function failure(promise: Promise<unknown>): Promise<CairnError> {
-  return promise.then(
-    () => expect.fail('expected the operation to fail'),
-    (error: unknown) => error as CairnError,
-  );
-}
-
-function expectError(error: unknown, type: abstract new (...args: never[]) => CairnError, code: string): void {
-  expect(error).toBeInstanceOf(type);
-  expect((error as CairnError).code).toBe(code);
-}
-
-/** A claimed capability whose hook is missing is a broken harness, not a skipped test. */
-function hook<T>(name: string, fn: T | undefined, what: string): T {
-  if (fn === undefined) throw new Error(`${name} claims a capability but its harness has no ${what}()`);
-  return fn;
 }
 
 /** An id strictly between two ids (taken as 256-bit numbers), assuming they are not adjacent. */

@@ -1,0 +1,117 @@
+/**
+ * fuse-native 2.2.6, adjusted where it falls short for a volume:
+ * - mount options it has no flags for (big writes above all);
+ * - fgetattr, which it answers with getattr(path) instead of ops.fgetattr;
+ * - getxattr/listxattr into a buffer smaller than the answer, where it
+ *   returns the full length and libfuse then reads past its buffer: ERANGE;
+ * - unmounting, which it only does lazily (fusermount -uz).
+ */
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import Fuse from 'fuse-native';
+import { IO_SIZE } from './io-size.js';
+import { unmountDir } from './mount-point.js';
+
+// The addon fuse-native loaded (require caches it, so this is the same
+// instance), for the one native call _close needs after our own unmount.
+const fuseNativeEntry = createRequire(import.meta.url).resolve('fuse-native');
+const nativeBinding = createRequire(fuseNativeEntry)('node-gyp-build')(dirname(fuseNativeEntry)) as {
+  fuse_native_unmount(mnt: string, thread: Buffer | null): void;
+};
+
+export interface BindingOptions {
+  readOnly: boolean;
+  /** Mount over a non-empty directory (libfuse refuses one otherwise). */
+  nonEmpty: boolean;
+  /** libfuse's request trace on stderr: operations, sizes and names, no data. */
+  debug: boolean;
+}
+
+/**
+ * Kernel caches of attributes and names, in seconds. The mount is the volume's
+ * only writer and every change passes through this kernel, which updates its
+ * cache as it goes, so caching is safe; 1 s still bounds how stale a
+ * read-only mount can look after another machine commits, while sparing most
+ * of the repeated lookups that would each cross into JavaScript.
+ */
+const CACHE_TIMEOUT_S = 1;
+
+export class CairnFuse extends Fuse {
+  private readonly extraOptions: string[];
+
+  constructor(dir: string, ops: Fuse.Ops, options: BindingOptions) {
+    super(dir, ops, {
+      // The volume owns its timeouts. fuse-native's default (15 s) would answer
+      // ETIMEDOUT to an fsync still uploading, and the application would take a
+      // commit that later lands for a failure.
+      timeout: false,
+      debug: options.debug,
+      fsname: 'cairn',
+      subtype: 'cairn',
+      maxRead: IO_SIZE,
+      attrTimeout: CACHE_TIMEOUT_S,
+      entryTimeout: CACHE_TIMEOUT_S,
+    });
+    this.extraOptions = [
+      'big_writes',
+      `max_write=${IO_SIZE}`,
+      // st_ino from the volume, so hard links share an inode number (tar,
+      // rsync -H and cp -a find them by it). The binding carries 32 bits.
+      'use_ino',
+      options.readOnly ? 'ro' : 'rw',
+      ...(options.nonEmpty ? ['nonempty'] : []),
+    ];
+  }
+
+  protected override _fuseOptions(): string {
+    const base = super._fuseOptions();
+    const extra = this.extraOptions.join(',');
+    return base ? `${base},${extra}` : `-o${extra}`;
+  }
+
+  protected override _op_fgetattr(signal: Fuse.Signal, path: string, fd: number): void {
+    // The base class's getattr handler encodes the reply; hand it a view of
+    // the ops whose getattr asks by handle.
+    const byHandle = { ops: { getattr: (p: string, cb: Fuse.ReplyWith<Fuse.Stat>) => this.ops.fgetattr!(p, fd, cb) } };
+    super._op_getattr.call(byHandle as unknown as Fuse, signal, path);
+  }
+
+  protected override _op_getxattr(
+    signal: Fuse.Signal,
+    path: string,
+    name: string,
+    valueBuf: Buffer,
+    position: number,
+  ): void {
+    this.ops.getxattr!(path, name, position, (code, value) => {
+      if (code !== 0 || value === undefined) signal(code, valueBuf.buffer);
+      else signal(fitInto(valueBuf, value), valueBuf.buffer);
+    });
+  }
+
+  protected override _op_listxattr(signal: Fuse.Signal, path: string, listBuf: Buffer): void {
+    this.ops.listxattr!(path, (code, names) => {
+      if (code !== 0 || names === undefined) signal(code, listBuf.buffer);
+      else signal(fitInto(listBuf, Buffer.from(names.map((n) => `${n}\0`).join(''))), listBuf.buffer);
+    });
+  }
+
+  protected override _close(cb: (err: Error | null) => void): void {
+    unmountDir(this.mnt).then(
+      () => {
+        nativeBinding.fuse_native_unmount(this.mnt, this._thread);
+        cb(null);
+      },
+      (err: Error) => cb(err),
+    );
+  }
+}
+
+// The xattr calls' size protocol: an empty buffer asks for the length, a
+// short one gets ERANGE, otherwise the bytes are copied in.
+function fitInto(target: Buffer, answer: Buffer): number {
+  if (target.length === 0) return answer.length;
+  if (answer.length > target.length) return Fuse.ERANGE;
+  answer.copy(target);
+  return answer.length;
+}

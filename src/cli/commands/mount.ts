@@ -1,0 +1,115 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { mountVolume } from '../../../fuse/index.js';
+import { UsageError } from '../../errors/index.js';
+import { defaultRootfsDir, runContainer } from '../../scheduler/index.js';
+import { openSession, openVolume } from '../session.js';
+
+/** Resolves on the first SIGINT or SIGTERM (and stops listening). */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+interface MountFlags {
+  readOnly?: boolean;
+  force?: boolean;
+  forceTakeover?: boolean;
+  passphraseFile?: string;
+}
+
+/** A volume opened and FUSE-mounted at `dir`; `stop` commits, unmounts and closes, in that order. */
+async function mountByName(name: string, dir: string, flags: MountFlags) {
+  const session = await openSession(flags.passphraseFile);
+  try {
+    const entry = await session.catalog.get(name);
+    const opened = await openVolume(session, entry, { readOnly: flags.readOnly, forceTakeover: flags.forceTakeover });
+    try {
+      const mounted = await mountVolume(opened.volume.fs, dir, { force: flags.force, readOnly: flags.readOnly });
+      return {
+        volume: opened.volume,
+        stop: async () => {
+          try {
+            if (!flags.readOnly) await opened.volume.commit();
+          } finally {
+            try {
+              await mounted.unmount();
+            } finally {
+              await opened.close();
+              await session.close();
+            }
+          }
+        },
+      };
+    } catch (err) {
+      await opened.close();
+      throw err;
+    }
+  } catch (err) {
+    await session.close();
+    throw err;
+  }
+}
+
+export function registerMount(program: Command): void {
+  program
+    .command('mount <name> <dir>')
+    .description('mount a volume at DIR (foreground; Ctrl-C or SIGTERM commits, then unmounts)')
+    .option('--read-only', 'mount read-only (many read-only mounts may coexist with one writer)')
+    .option('--force', 'mount over a non-empty directory')
+    .option('--force-takeover', 'take the volume from a live read-write mount elsewhere (it is fenced off)')
+    .option('--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)')
+    .action(async (name: string, dir: string, flags: MountFlags) => {
+      const { volume, stop } = await mountByName(name, dir, flags);
+      process.stdout.write(
+        `mounted ${name} at ${dir} (${flags.readOnly ? 'read-only' : `read-write, epoch ${volume.epoch}`}); Ctrl-C to unmount\n`,
+      );
+      const signal = await untilSignal();
+      process.stderr.write(`${signal}: committing and unmounting ${dir}\n`);
+      await stop();
+      process.stdout.write(`unmounted ${dir}\n`);
+    });
+
+  program
+    .command('run')
+    .description('run a command in a container with volumes mounted')
+    .requiredOption('--volume <name:/path[:ro]...>', 'a volume and where the container sees it (repeatable)', (v: string, all: string[] = []) => [...all, v])
+    .option('--read-only', 'mount every volume read-only')
+    .option('--name <name>', 'the container name (and hostname)')
+    .option('--force-takeover', 'take volumes from live read-write mounts elsewhere')
+    .option('--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)')
+    .argument('<command...>', 'the command to run (after --)')
+    .action(async (command: string[], flags: MountFlags & { volume: string[]; name?: string }) => {
+      const specs = flags.volume.map((v) => {
+        const [name, path, mode, ...rest] = v.split(':');
+        if (!name || !path?.startsWith('/') || rest.length > 0 || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
+          throw new UsageError(`--volume ${v}: expected NAME:/absolute/path or NAME:/path:ro`);
+        }
+        return { name, path, readOnly: flags.readOnly === true || mode === 'ro' };
+      });
+      const base = await mkdtemp(join(process.env.TMPDIR ?? '/tmp', 'cairn-run-'));
+      const mounts: { stop: () => Promise<void> }[] = [];
+      try {
+        const bind = [];
+        for (const [i, spec] of specs.entries()) {
+          const dir = join(base, String(i));
+          await mkdir(dir);
+          mounts.push(await mountByName(spec.name, dir, { ...flags, readOnly: spec.readOnly }));
+          bind.push({ source: dir, target: spec.path, readOnly: spec.readOnly });
+        }
+        const result = await runContainer({ name: flags.name, rootfs: defaultRootfsDir(), command, mounts: bind });
+        process.exitCode = result.exitCode;
+      } finally {
+        for (const m of mounts.reverse()) await m.stop().catch((err: Error) => process.stderr.write(`cairn: ${err.message}\n`));
+        await rm(base, { recursive: true, force: true });
+      }
+    });
+}

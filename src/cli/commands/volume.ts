@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { newKey, wrapKey } from '../../crypto/index.js';
+import { type CatalogEntry, VolumeExistsError, VolumeNotFoundError } from '../../cluster/index.js';
+import { UsageError } from '../../errors/index.js';
+import { VolumeBusyError } from '../../volume/index.js';
+import { asFlag, parseCode, parseSize, parseVolumeName } from '../parse.js';
+import { type Session, openSession, openVolume } from '../session.js';
+import { printTable } from '../table.js';
+
+/** 1 MiB: big enough for sequential throughput and few stripes per file, small enough that a 4 KiB random write rewrites little. */
+export const DEFAULT_BLOCK_SIZE = 2 ** 20;
+const MIN_BLOCK = 64 * 1024;
+const MAX_BLOCK = 16 * 2 ** 20;
+
+const human = (bytes: number) =>
+  bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
+
+async function withSession<T>(flags: { passphraseFile?: string }, fn: (s: Session) => Promise<T>): Promise<T> {
+  const session = await openSession(flags.passphraseFile);
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}
+
+function describe(e: CatalogEntry) {
+  return { name: e.name, id: e.id, code: `${e.k}+${e.m}`, block_size: e.blockSize, backend: e.backend, created: new Date(e.createdMs).toISOString() };
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function registerVolume(program: Command): void {
+  const volume = program
+    .command('volume')
+    .description('create, list, inspect and remove volumes')
+    .action(() => {
+      volume.help({ error: true });
+    });
+  const passphraseOption = ['--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)'] as const;
+
+  volume
+    .command('create <name>')
+    .description('create a volume (sealed, coded, on the local backend)')
+    .option('--code <k+m>', 'data + parity shards per stripe', asFlag(parseCode), { k: 4, m: 2 })
+    .option('--block-size <size>', 'bytes per block (a power of two, 64KiB..16MiB)', asFlag(parseSize), DEFAULT_BLOCK_SIZE)
+    .option('--backend <backend>', 'where the shards go: local (n directories in $CAIRN_STORES)', 'local')
+    .option(...passphraseOption)
+    .option('--json', 'print the result as JSON')
+    .action(async (rawName: string, flags: { code: { k: number; m: number }; blockSize: number; backend: string; passphraseFile?: string; json?: boolean }) => {
+      const name = parseVolumeName(rawName);
+      const bs = flags.blockSize;
+      if (bs < MIN_BLOCK || bs > MAX_BLOCK || (bs & (bs - 1)) !== 0) {
+        throw new UsageError(`--block-size must be a power of two from 64KiB to 16MiB, got ${bs}`);
+      }
+      if (flags.backend !== 'local') {
+        throw new UsageError(`unknown backend "${flags.backend}": only "local" is available (peers and buckets come later)`);
+      }
+      const entry = await withSession(flags, async (s) => {
+        const id = randomBytes(16);
+        const created: CatalogEntry = {
+          name,
+          id: id.toString('hex'),
+          k: flags.code.k,
+          m: flags.code.m,
+          blockSize: bs,
+          backend: 'local',
+          wrappedKey: Buffer.from(wrapKey(s.masterKey, newKey(), id)).toString('base64'),
+          createdMs: Date.now(),
+        };
+        await s.catalog.update((entries) => {
+          if (entries.some((e) => e.name === name)) throw new VolumeExistsError(name);
+          return [...entries, created];
+        });
+        return created;
+      });
+      if (flags.json) process.stdout.write(`${JSON.stringify(describe(entry))}\n`);
+      else process.stdout.write(`Created volume ${name} (${entry.k}+${entry.m}, ${human(bs)} blocks, local backend)\n`);
+    });
+
+  volume
+    .command('ls')
+    .description('list volumes')
+    .option(...passphraseOption)
+    .option('--json', 'print a JSON array')
+    .action(async (flags: { passphraseFile?: string; json?: boolean }) => {
+      const entries = await withSession(flags, (s) => s.catalog.list());
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(entries.map(describe))}\n`);
+        return;
+      }
+      if (entries.length === 0) {
+        process.stdout.write('No volumes yet: `cairn volume create NAME`\n');
+        return;
+      }
+      printTable(
+        ['name', 'code', 'block size', 'backend', 'created'],
+        entries.map((e) => [e.name, `${e.k}+${e.m}`, human(e.blockSize), e.backend, new Date(e.createdMs).toISOString()]),
+      );
+    });
+
+  volume
+    .command('info <name>')
+    .description('show a volume: code, head, lease, files and bytes')
+    .option(...passphraseOption)
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, flags: { passphraseFile?: string; json?: boolean }) => {
+      const info = await withSession(flags, async (s) => {
+        const entry = await s.catalog.get(name);
+        const { volume: v, close } = await openVolume(s, entry, { readOnly: true });
+        try {
+          const lease = await v.lease();
+          let files = 0;
+          let bytes = 0;
+          for (const inode of v.fs.meta.inodes.values()) {
+            files++;
+            bytes += inode.blocks ? inode.size : 0;
+          }
+          return {
+            ...describe(entry),
+            epoch: v.epoch,
+            seq: v.seq,
+            inodes: files,
+            bytes,
+            mounted_by: lease && lease.expiresAtMs > Date.now() ? lease.holder : null,
+          };
+        } finally {
+          await close();
+        }
+      });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(info)}\n`);
+        return;
+      }
+      process.stdout.write(
+        `Volume ${info.name} (${info.id})\n` +
+          `  code ${info.code}, ${human(info.block_size)} blocks, ${info.backend} backend, created ${info.created}\n` +
+          `  head epoch ${info.epoch} seq ${info.seq}; ${info.inodes} inodes, ${human(info.bytes)} in files\n` +
+          `  ${info.mounted_by ? `mounted read-write by ${info.mounted_by}` : 'not mounted read-write'}\n`,
+      );
+    });
+
+  volume
+    .command('rm <name>')
+    .description('remove a volume and delete its shards')
+    .option('--yes', 'do not ask for confirmation')
+    .option(...passphraseOption)
+    .action(async (name: string, flags: { yes?: boolean; passphraseFile?: string }) => {
+      if (!flags.yes) {
+        if (!process.stdin.isTTY) throw new UsageError(`removing ${name} deletes its data: confirm with --yes`);
+        if (!(await confirm(`Remove volume ${name} and delete all its data? [y/N] `))) throw new UsageError('not removed');
+      }
+      const removed = await withSession(flags, async (s) => {
+        const entry = await s.catalog.get(name);
+        const { volume: v, close } = await openVolume(s, entry, { readOnly: true });
+        try {
+          const lease = await v.lease();
+          if (lease && lease.expiresAtMs > Date.now()) throw new VolumeBusyError(lease);
+          await s.catalog.update((entries) => {
+            if (!entries.some((e) => e.name === name)) throw new VolumeNotFoundError(name);
+            return entries.filter((e) => e.name !== name);
+          });
+          const refs = v.allRefs();
+          await Promise.all(refs.map((r) => v.backend.deleteStripe(r)));
+          return refs.length;
+        } finally {
+          await close();
+        }
+      });
+      process.stdout.write(`Removed volume ${name} (${removed} stripes deleted)\n`);
+    });
+}

@@ -1,0 +1,44 @@
+/**
+ * The busybox rootfs containers run on. The building itself lives in
+ * scripts/rootfs.mjs, plain JS, because setup must build it before
+ * node_modules (and so TypeScript) exists; this module finds that script from
+ * either src/ (tests) or dist/src/ (the compiled CLI).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type * as RootfsScript from '../../scripts/rootfs.mjs';
+import { BusyboxMissingError } from './errors.js';
+
+/** The checkout this module belongs to: two levels up from src/scheduler, three from dist/src/scheduler. */
+function repoRoot(): string {
+  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
+    const file = new URL('package.json', dir);
+    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'cairn') {
+      return fileURLToPath(dir);
+    }
+  }
+  throw new Error(`cannot find the cairn checkout above ${import.meta.url}`);
+}
+
+/** Where setup builds the rootfs: .cache/rootfs in the checkout. */
+export function defaultRootfsDir(): string {
+  return join(repoRoot(), '.cache', 'rootfs');
+}
+
+/**
+ * Builds the rootfs at `dir` from a static busybox (default /bin/busybox, from
+ * Debian's busybox-static), unless it is already built from that same binary.
+ */
+export async function buildRootfs(
+  dir: string = defaultRootfsDir(),
+  options: { busybox?: string } = {},
+): Promise<{ dir: string; built: boolean }> {
+  // Computed path (not a static import), so it resolves from dist/ as well; vite-ignore tells vitest that is meant.
+  const script = (await import(
+    /* @vite-ignore */ pathToFileURL(join(repoRoot(), 'scripts', 'rootfs.mjs')).href
+  )) as typeof RootfsScript;
+  const busybox = options.busybox ?? script.DEFAULT_BUSYBOX;
+  if (!existsSync(busybox)) throw new BusyboxMissingError(busybox);
+  return script.buildRootfs(dir, { busybox });
+}

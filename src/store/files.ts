@@ -1,0 +1,299 @@
+import { randomBytes } from 'node:crypto';
+import { link, lstat, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { isShardId, shardId, type ShardId } from '../crypto/index.js';
+import { CairnError } from '../errors/index.js';
+import { StoreBase } from './base.js';
+import { isPrefixDir, ShardCensus } from './census.js';
+import { StoreFullError, StoreUnavailableError } from './errors.js';
+import {
+  errorCode,
+  ifMissing,
+  readdirIfPresent,
+  readIfPresent,
+  replaceFile,
+  sweepTemps,
+  syncDir,
+  tempOwner,
+  tempPathFor,
+  writeNewFile,
+} from './fsio.js';
+import { LockTimeoutError, withLockFile } from './lockfile.js';
+import { decodeHead, decodeLease, encodeHead, encodeLease, type VolumeRecords } from './records.js';
+import { KeyedSerial, Serial } from './serial.js';
+import type { StoreStat } from './types.js';
+import { type Counts, Usage } from './usage.js';
+
+export interface FileStoreOptions {
+  /** Default: the random `files-…` id made when the directory was first opened. */
+  id?: string;
+  /** Bytes of shards accepted in all; unlimited when absent. Not stored: give it at every open. */
+  capacity?: number;
+  /** fsync files and directories before a write resolves (default true), so it survives power loss. */
+  sync?: boolean;
+  /** How long a head or lease update waits for another process's lock on that volume (default 15 s). */
+  lockWaitMs?: number;
+}
+
+const FORMAT = 1;
+const SUBDIRS = ['shards', 'heads', 'leases', 'locks'] as const;
+const OWN_ENTRIES = new Set<string>(['id', ...SUBDIRS]);
+/** Locks are held for milliseconds; one this old whose owner is dead was left by a crash. */
+const LOCK_STALE_MS = 10_000;
+const DEFAULT_LOCK_WAIT_MS = LOCK_STALE_MS + 5_000;
+
+interface Identity {
+  format: number;
+  id: string;
+}
+
+type Refuse = (reason: string, cause?: unknown) => StoreUnavailableError;
+
+/**
+ * Shards as plain files in a directory that several processes of this
+ * machine may open at once (a read-write mount, read-only mounts, `cairn
+ * volume ls`). Every change is a rename of a fsynced temp file, so readers in
+ * any process see whole files; head and lease updates take a lock file per
+ * volume, so their compare-and-set holds across processes. Layout and rules:
+ * docs/STORES.md.
+ */
+export class FileStore extends StoreBase {
+  readonly id: string;
+  readonly dir: string;
+  readonly #usage: Usage;
+  readonly #census: ShardCensus;
+  readonly #sync: boolean;
+  readonly #lockWaitMs: number;
+  /** Shard commits and recounts in this process, so the counters move exactly with what this process does. */
+  readonly #commits = new Serial();
+  /** One record update per volume at a time in this process; the lock file orders it against other processes. */
+  readonly #volumes = new KeyedSerial();
+
+  private constructor(dir: string, id: string, census: ShardCensus, counts: Counts, options: FileStoreOptions) {
+    super();
+    this.id = id;
+    this.dir = dir;
+    this.#census = census;
+    this.#usage = new Usage(id, options.capacity, counts);
+    this.#sync = options.sync ?? true;
+    this.#lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
+  }
+
+  /** Opens (creating when missing) the store in `dir`; any number of processes may have it open. */
+  static async open(dir: string, options: FileStoreOptions = {}): Promise<FileStore> {
+    const location = resolve(dir);
+    // Without an explicit id the store is known by its directory, so naming it once is enough.
+    const refuse: Refuse = (reason, cause) =>
+      options.id === undefined
+        ? new StoreUnavailableError(location, reason, { cause })
+        : new StoreUnavailableError(options.id, `${reason} (directory ${location})`, { cause });
+    try {
+      await mkdir(location, { recursive: true });
+      const identity = await readOrCreateIdentity(location, refuse);
+      for (const sub of SUBDIRS) await mkdir(join(location, sub), { recursive: true });
+      const census = new ShardCensus(join(location, 'shards'));
+      const { counts, temps } = await census.count();
+      // Temp files of writers that died mid-write: nobody will rename them now.
+      for (const { dir: where, names } of temps) await sweepTemps(where, names);
+      for (const where of [location, join(location, 'heads'), join(location, 'leases')]) {
+        await sweepTemps(where, await readdir(where));
+      }
+      return new FileStore(location, options.id ?? identity.id, census, counts, options);
+    } catch (error) {
+      if (error instanceof CairnError) throw error;
+      throw refuse(`cannot open its directory: ${(error as Error).message}`, error);
+    }
+  }
+
+  protected putShard(id: ShardId, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+    return this.#guard(async () => {
+      const path = this.#shardPath(id);
+      const old = await readIfPresent(path);
+      // An intact copy needs no write; a damaged one is replaced, so a re-put heals it.
+      if (old !== undefined && shardId(old) === id) return;
+      const created = await mkdir(dirname(path), { recursive: true });
+      if (created !== undefined && this.#sync) await syncDir(join(this.dir, 'shards'));
+      signal?.throwIfAborted();
+      await replaceFile(path, bytes, this.#sync, (rename) =>
+        this.#commits.run(async () => {
+          signal?.throwIfAborted();
+          const previous = (await lstat(path).catch(ifMissing))?.size;
+          const counts = await this.#countsAfterPut(previous, bytes.length);
+          await rename();
+          this.#usage.set(counts);
+        }),
+      );
+    });
+  }
+
+  protected getShard(id: ShardId, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+    return this.#guard(async () => {
+      const bytes = await readIfPresent(this.#shardPath(id), signal);
+      if (bytes === undefined) return undefined;
+      // A plain Uint8Array like every other backend's; copied only when readFile used Node's shared pool.
+      const own = bytes.byteLength === bytes.buffer.byteLength;
+      return own ? new Uint8Array(bytes.buffer) : Uint8Array.from(bytes);
+    });
+  }
+
+  protected hasShard(id: ShardId): Promise<boolean> {
+    return this.#guard(async () => (await lstat(this.#shardPath(id)).catch(ifMissing)) !== undefined);
+  }
+
+  protected deleteShard(id: ShardId, signal?: AbortSignal): Promise<void> {
+    const path = this.#shardPath(id);
+    return this.#guard(async () => {
+      const removed = await this.#commits.run(async () => {
+        signal?.throwIfAborted();
+        const previous = (await lstat(path).catch(ifMissing))?.size;
+        if (previous === undefined) return false;
+        // Gone already means another process deleted it; the next recount shows that.
+        if ((await unlink(path).then(() => true, ifMissing)) === undefined) return false;
+        this.#usage.set(this.#usage.afterDelete(previous));
+        return true;
+      });
+      if (removed && this.#sync) await syncDir(dirname(path));
+    });
+  }
+
+  protected listShards(after: ShardId | undefined, count: number, signal?: AbortSignal): Promise<ShardId[]> {
+    return this.#guard(async () => {
+      const root = join(this.dir, 'shards');
+      const first = after?.slice(0, 2) ?? '';
+      const prefixes = (await readdirIfPresent(root)).filter((p) => isPrefixDir(p) && p >= first).sort();
+      const ids: ShardId[] = [];
+      for (const prefix of prefixes) {
+        signal?.throwIfAborted();
+        const names = (await readdirIfPresent(join(root, prefix)))
+          .filter((name) => isShardId(name) && name.startsWith(prefix) && (after === undefined || name > after))
+          .sort();
+        ids.push(...names.slice(0, count - ids.length));
+        if (ids.length >= count) break;
+      }
+      return ids;
+    });
+  }
+
+  // Other processes add and remove shards too, so stat counts what is on disk (cheaply: see ShardCensus).
+  protected statStore(): Promise<StoreStat> {
+    return this.#guard(() =>
+      this.#commits.run(async () => {
+        await this.#recount();
+        return this.#usage.stat();
+      }),
+    );
+  }
+
+  protected readVolume(volumeId: string): Promise<VolumeRecords> {
+    return this.#guard(() => this.#readVolume(volumeId));
+  }
+
+  protected updateVolume(
+    volumeId: string,
+    decide: (held: VolumeRecords) => VolumeRecords | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const lock = join(this.dir, 'locks', volumeId);
+    const options = { signal, waitMs: this.#lockWaitMs, staleMs: LOCK_STALE_MS };
+    return this.#guard(() =>
+      this.#volumes.run(volumeId, () =>
+        withLockFile(lock, options, async () => {
+          const change = decide(await this.#readVolume(volumeId));
+          if (change?.head) await replaceFile(this.#recordPath('heads', volumeId), encodeHead(change.head), this.#sync);
+          if (change?.lease) {
+            await replaceFile(this.#recordPath('leases', volumeId), encodeLease(change.lease), this.#sync);
+          }
+        }),
+      ),
+    );
+  }
+
+  protected async closeStore(): Promise<void> {
+    // Nothing is held open between operations: every file is opened and closed within one.
+  }
+
+  async #readVolume(volumeId: string): Promise<VolumeRecords> {
+    const [head, lease] = await Promise.all([
+      readIfPresent(this.#recordPath('heads', volumeId)),
+      readIfPresent(this.#recordPath('leases', volumeId)),
+    ]);
+    return {
+      head: head && decodeHead(this.id, volumeId, head),
+      lease: lease && decodeLease(this.id, volumeId, lease),
+    };
+  }
+
+  /** Only a new shard can be refused; before refusing, count again: other processes may have freed room. */
+  async #countsAfterPut(previous: number | undefined, length: number): Promise<Counts> {
+    try {
+      return this.#usage.afterPut(previous, length);
+    } catch (error) {
+      if (!(error instanceof StoreFullError)) throw error;
+      await this.#recount();
+      return this.#usage.afterPut(previous, length);
+    }
+  }
+
+  /** Runs inside #commits, so no commit of this process is half counted. */
+  async #recount(): Promise<void> {
+    this.#usage.set((await this.#census.count()).counts);
+  }
+
+  #shardPath(id: ShardId): string {
+    return join(this.dir, 'shards', id.slice(0, 2), id);
+  }
+
+  #recordPath(kind: 'heads' | 'leases', volumeId: string): string {
+    return join(this.dir, kind, volumeId);
+  }
+
+  /** File system failures (EIO, ENOSPC, EACCES) and a stuck lock become one typed error naming the directory. */
+  async #guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof CairnError) throw error;
+      const what = error instanceof LockTimeoutError ? '' : `file system error in ${this.dir}: `;
+      throw new StoreUnavailableError(this.id, `${what}${(error as Error).message}`, { cause: error });
+    }
+  }
+}
+
+async function readOrCreateIdentity(dir: string, refuse: Refuse): Promise<Identity> {
+  const path = join(dir, 'id');
+  const existing = await readIfPresent(path);
+  if (existing !== undefined) return parseIdentity(existing, refuse);
+  // Refuse to adopt a directory with other things in it: they would sit beside shards forever.
+  const foreign = (await readdir(dir)).filter((name) => !OWN_ENTRIES.has(name) && tempOwner(name) === undefined);
+  if (foreign.length > 0) {
+    throw refuse(`its directory holds files that are not a Cairn shard store (${foreign.slice(0, 3).join(', ')})`);
+  }
+  const identity: Identity = { format: FORMAT, id: `files-${randomBytes(6).toString('hex')}` };
+  const temp = tempPathFor(path);
+  try {
+    await writeNewFile(temp, new TextEncoder().encode(JSON.stringify(identity)), true);
+    // link, unlike rename, fails when the name exists: when two processes open
+    // a new directory at once, the first id stays and both use it.
+    await link(temp, path).catch((error: unknown) => {
+      if (errorCode(error) !== 'EEXIST') throw error;
+    });
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  await syncDir(dir);
+  return parseIdentity(await readFile(path), refuse);
+}
+
+function parseIdentity(bytes: Uint8Array, refuse: Refuse): Identity {
+  let identity: Partial<Identity>;
+  try {
+    identity = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<Identity>;
+  } catch (error) {
+    throw refuse('its id file is damaged', error);
+  }
+  if (identity.format !== FORMAT) {
+    throw refuse(`its directory holds store format ${identity.format}; this Cairn reads format ${FORMAT}`);
+  }
+  if (typeof identity.id !== 'string' || identity.id.length === 0) throw refuse('its id file is damaged');
+  return identity as Identity;
+}

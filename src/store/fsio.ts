@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * File plumbing for FileStore: whole-file replacement that a reader in any
+ * process sees either before or after, never half written, and the temp
+ * files that make it so.
+ */
+
+/** `.<what>.<pid>.<12 hex>.tmp`: never a shard id or volume id, and says which process may still be writing it. */
+const TEMP_NAME = /^\..*\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path).slice(0, 16)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** The pid that wrote a temp file, or undefined when `name` is not one of ours. */
+export function tempOwner(name: string): number | undefined {
+  const match = TEMP_NAME.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
+export function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** For `.catch`: a missing file becomes undefined; other failures (EIO, EACCES) are real and propagate. */
+export function ifMissing(error: unknown): undefined {
+  if (errorCode(error) === 'ENOENT') return undefined;
+  throw error;
+}
+
+export function readIfPresent(path: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+  return readFile(path, { signal }).catch(ifMissing);
+}
+
+export async function readdirIfPresent(path: string): Promise<string[]> {
+  return (await readdir(path).catch(ifMissing)) ?? [];
+}
+
+/** Creates `path` (failing if it exists) holding `bytes`, fsynced when `sync`. */
+export async function writeNewFile(path: string, bytes: Uint8Array, sync: boolean): Promise<void> {
+  const file = await open(path, 'wx');
+  try {
+    await file.writeFile(bytes);
+    if (sync) await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+/** A rename or unlink is durable only once its directory is fsynced. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes a temp file beside `path`, fsyncs it, and renames it over `path`:
+ * rename is atomic, so readers see the old whole file or the new one.
+ * `commit` runs just before the rename and may refuse it by throwing.
+ */
+export async function replaceFile(
+  path: string,
+  bytes: Uint8Array,
+  sync: boolean,
+  commit: (rename: () => Promise<void>) => Promise<void> = (done) => done(),
+): Promise<void> {
+  const temp = tempPathFor(path);
+  let moved = false;
+  try {
+    await writeNewFile(temp, bytes, sync);
+    await commit(async () => {
+      await rename(temp, path);
+      moved = true;
+    });
+  } finally {
+    if (!moved) await unlink(temp).catch(() => undefined);
+  }
+  if (sync) await syncDir(dirname(path));
+}
+
+/** Removes the temp files left in `dir` by processes that have died (a crash mid-write). */
+export async function sweepTemps(dir: string, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    const pid = tempOwner(name);
+    if (pid !== undefined && pid !== process.pid && !processAlive(pid)) {
+      await unlink(join(dir, name)).catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Whether a process of this machine still runs. EPERM means it exists under
+ * another user. Wrong only when the pid has been reused, and then it errs
+ * towards "alive", which only delays breaking a stale lock.
+ */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) === 'EPERM';
+  }
+}
+
+/** Linux's id of this boot: a lock taken before a reboot is dead whatever its pid says now. */
+export const BOOT_ID: string | undefined = (() => {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+})();

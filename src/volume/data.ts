@@ -1,0 +1,237 @@
+/**
+ * File contents by block: dirty blocks waiting for a commit, a bounded cache
+ * of plaintext blocks read from the backend, and sequential read-ahead.
+ * A block holds the bytes of [index·blockSize, index·blockSize + length);
+ * bytes past its length (up to the file size) read as zeros.
+ */
+import type { BlockRef, Inode } from './meta.js';
+
+export interface BlockFetcher {
+  fetch(ref: BlockRef): Promise<Uint8Array>;
+}
+
+export interface DirtyBlock {
+  ino: number;
+  index: number;
+  data: Uint8Array;
+  /** Bumped on every change to this block, so a commit only installs the version it sealed. */
+  version: number;
+}
+
+const key = (ino: number, index: number) => `${ino}:${index}`;
+const refKey = (ref: BlockRef) => Buffer.from(ref.descriptor.subarray(14, 46)).toString('hex');
+const READ_AHEAD = 4;
+
+export class DataLayer {
+  readonly blockSize: number;
+  readonly #fetcher: BlockFetcher;
+  readonly #cacheLimit: number;
+  dirty = new Map<string, DirtyBlock>();
+  /** Blocks being committed: still the newest bytes until the commit installs their refs. */
+  flushing = new Map<string, DirtyBlock>();
+  readonly #versions = new Map<string, number>();
+  readonly #cache = new Map<string, Uint8Array>();
+  #cacheBytes = 0;
+  readonly #inflight = new Map<string, Promise<Uint8Array>>();
+  readonly #lastRead = new Map<number, number>();
+
+  constructor(blockSize: number, fetcher: BlockFetcher, cacheBytes = 64 * 2 ** 20) {
+    this.blockSize = blockSize;
+    this.#fetcher = fetcher;
+    this.#cacheLimit = cacheBytes;
+  }
+
+  get dirtyBytes(): number {
+    let n = 0;
+    for (const b of this.dirty.values()) n += b.data.length;
+    return n;
+  }
+
+  version(ino: number, index: number): number {
+    return this.#versions.get(key(ino, index)) ?? 0;
+  }
+
+  #bump(ino: number, index: number): number {
+    const v = this.version(ino, index) + 1;
+    this.#versions.set(key(ino, index), v);
+    return v;
+  }
+
+  /** The block's current bytes (dirty, being flushed, cached or fetched); undefined for a hole. */
+  async block(inode: Inode, index: number): Promise<Uint8Array | undefined> {
+    const k = key(inode.ino, index);
+    const pending = this.dirty.get(k) ?? this.flushing.get(k);
+    if (pending) return pending.data;
+    const ref = inode.blocks?.get(index);
+    return ref ? this.#load(ref) : undefined;
+  }
+
+  #load(ref: BlockRef): Promise<Uint8Array> {
+    const k = refKey(ref);
+    const cached = this.#cache.get(k);
+    if (cached) {
+      this.#cache.delete(k);
+      this.#cache.set(k, cached);
+      return Promise.resolve(cached);
+    }
+    let flight = this.#inflight.get(k);
+    if (!flight) {
+      flight = this.#fetcher.fetch(ref).then(
+        (data) => {
+          this.#inflight.delete(k);
+          this.#remember(k, data);
+          return data;
+        },
+        (err: unknown) => {
+          this.#inflight.delete(k);
+          throw err;
+        },
+      );
+      this.#inflight.set(k, flight);
+    }
+    return flight;
+  }
+
+  #remember(k: string, data: Uint8Array): void {
+    this.#cache.set(k, data);
+    this.#cacheBytes += data.length;
+    for (const [old, bytes] of this.#cache) {
+      if (this.#cacheBytes <= this.#cacheLimit) break;
+      this.#cache.delete(old);
+      this.#cacheBytes -= bytes.length;
+    }
+  }
+
+  async read(inode: Inode, into: Uint8Array, length: number, position: number): Promise<number> {
+    const end = Math.min(inode.size, position + length);
+    if (position >= end) return 0;
+    const bs = this.blockSize;
+    const first = Math.floor(position / bs);
+    const last = Math.floor((end - 1) / bs);
+    const blocks = await Promise.all(
+      Array.from({ length: last - first + 1 }, (_, i) => this.block(inode, first + i)),
+    );
+    for (let index = first; index <= last; index++) {
+      const from = Math.max(position, index * bs);
+      const to = Math.min(end, (index + 1) * bs);
+      const data = blocks[index - first];
+      const at = from - index * bs;
+      const out = into.subarray(from - position, to - position);
+      const have = data ? Math.max(0, Math.min(data.length, at + out.length) - at) : 0;
+      if (have > 0 && data) out.set(data.subarray(at, at + have));
+      out.fill(0, have);
+    }
+    this.#readAhead(inode, last);
+    return end - position;
+  }
+
+  /** After two reads in a row that move forward, fetch the next blocks before they are asked for. */
+  #readAhead(inode: Inode, last: number): void {
+    const previous = this.#lastRead.get(inode.ino);
+    this.#lastRead.set(inode.ino, last);
+    if (previous === undefined || (last !== previous + 1 && last !== previous)) return;
+    for (let i = last + 1; i <= last + READ_AHEAD && i * this.blockSize < inode.size; i++) {
+      const ref = inode.blocks?.get(i);
+      if (ref && !this.dirty.has(key(inode.ino, i))) this.#load(ref).catch(() => undefined);
+    }
+  }
+
+  /** Loads what a write needs first (read-modify-write of partial blocks); then apply it synchronously. */
+  async prepareWrite(inode: Inode, position: number, length: number): Promise<Map<number, Uint8Array | undefined>> {
+    const bs = this.blockSize;
+    const first = Math.floor(position / bs);
+    const last = Math.floor((position + length - 1) / bs);
+    const need = new Map<number, Uint8Array | undefined>();
+    for (let index = first; index <= last; index++) {
+      const whole = position <= index * bs && position + length >= (index + 1) * bs;
+      need.set(index, whole ? undefined : await this.block(inode, index));
+    }
+    return need;
+  }
+
+  applyWrite(inode: Inode, data: Uint8Array, position: number, loaded: Map<number, Uint8Array | undefined>): void {
+    const bs = this.blockSize;
+    for (const [index, before] of loaded) {
+      const start = index * bs;
+      const from = Math.max(position, start);
+      const to = Math.min(position + data.length, start + bs);
+      const k = key(inode.ino, index);
+      const current = this.dirty.get(k)?.data ?? this.flushing.get(k)?.data ?? before;
+      // Keep what the block already had beyond this write, up to the old file size.
+      const keep = current ? Math.min(current.length, Math.max(0, inode.size - start)) : 0;
+      const length = Math.max(keep, to - start);
+      const block = new Uint8Array(length);
+      if (current) block.set(current.subarray(0, Math.min(keep, length)));
+      block.set(data.subarray(from - position, to - position), from - start);
+      this.dirty.set(k, { ino: inode.ino, index, data: block, version: this.#bump(inode.ino, index) });
+    }
+  }
+
+  /** Shrinks a file's blocks to `size`: drops whole blocks past it and cuts the last one. */
+  async truncate(inode: Inode, size: number): Promise<void> {
+    const bs = this.blockSize;
+    const keepBlocks = Math.ceil(size / bs);
+    const partial = size % bs;
+    const lastIndex = keepBlocks - 1;
+    const last = partial > 0 ? await this.block(inode, lastIndex) : undefined;
+    this.dropFrom(inode, keepBlocks);
+    if (last && last.length > partial) {
+      const k = key(inode.ino, lastIndex);
+      this.dirty.set(k, {
+        ino: inode.ino,
+        index: lastIndex,
+        data: last.slice(0, partial),
+        version: this.#bump(inode.ino, lastIndex),
+      });
+    }
+  }
+
+  /** Forgets blocks from `index` on; returns the refs that no longer belong to the file. */
+  dropFrom(inode: Inode, index: number): BlockRef[] {
+    const gone: BlockRef[] = [];
+    for (const [i, ref] of inode.blocks ?? []) {
+      if (i >= index) {
+        gone.push(ref);
+        inode.blocks?.delete(i);
+      }
+    }
+    for (const map of [this.dirty, this.flushing]) {
+      for (const [k, b] of map) {
+        if (b.ino === inode.ino && b.index >= index) {
+          map.delete(k);
+          this.#bump(b.ino, b.index);
+        }
+      }
+    }
+    return gone;
+  }
+
+  /** Starts a commit: the dirty blocks move to `flushing`; new writes start a fresh dirty set. */
+  takeDirty(): DirtyBlock[] {
+    for (const [k, b] of this.dirty) this.flushing.set(k, b);
+    const taken = [...this.dirty.values()];
+    this.dirty = new Map();
+    return taken;
+  }
+
+  /** A commit has stored `block`; install its ref unless the block changed since. Returns the ref it replaced. */
+  install(inode: Inode | undefined, block: DirtyBlock, ref: BlockRef, plaintext: Uint8Array): BlockRef | undefined | false {
+    const k = key(block.ino, block.index);
+    if (this.flushing.get(k) === block) this.flushing.delete(k);
+    if (!inode || this.version(block.ino, block.index) !== block.version) return false;
+    inode.blocks ??= new Map();
+    const old = inode.blocks.get(block.index);
+    inode.blocks.set(block.index, ref);
+    this.#remember(refKey(ref), plaintext);
+    return old;
+  }
+
+  /** A commit failed: its blocks go back to dirty unless rewritten meanwhile. */
+  restore(blocks: DirtyBlock[]): void {
+    for (const b of blocks) {
+      const k = key(b.ino, b.index);
+      if (this.flushing.get(k) === b) this.flushing.delete(k);
+      if (!this.dirty.has(k) && this.version(b.ino, b.index) === b.version) this.dirty.set(k, b);
+    }
+  }
+}

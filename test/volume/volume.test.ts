@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { newKey } from '../../src/crypto/index.js';
+import { MemoryStore } from '../../src/store/index.js';
+import { StripeEngine } from '../../src/stripe/index.js';
+import { Backend, FencedError, FsError, Volume, type VolumeConfig, VolumeBusyError } from '../../src/volume/index.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const O_RDONLY = 0;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+const O_APPEND = 0o2000;
+const O_TRUNC = 0o1000;
+
+const root = tempDir('volume');
+let journals = 0;
+const engine = new StripeEngine(2);
+afterAll(() => engine.close());
+
+function setup(blockSize = 64 * 1024) {
+  const backend = new Backend(Array.from({ length: 6 }, (_, i) => new MemoryStore({ id: `mem-${i}` })));
+  const config: VolumeConfig = { id: randomBytes(16), key: newKey(), k: 4, m: 2, blockSize };
+  const open = (options: { readOnly?: boolean; forceTakeover?: boolean } = {}) =>
+    Volume.open(config, backend, { ...options, engine, journalDir: join(root, `journal-${++journals}`) });
+  return { backend, config, open };
+}
+
+async function errno(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof FsError) return err.errno;
+    throw err;
+  }
+  return 'no error';
+}
+
+async function writeFile(v: Volume, path: string, data: Uint8Array | string, flags = O_WRONLY) {
+  const fh = await v.fs.create(path, 0o644, flags);
+  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+  await v.fs.write(fh, bytes, bytes.length, 0);
+  await v.fs.flush(fh);
+  await v.fs.release(fh);
+}
+
+async function readFile(v: Volume, path: string): Promise<Uint8Array> {
+  const size = (await v.fs.getattr(path)).size;
+  const fh = await v.fs.open(path, O_RDONLY);
+  const out = new Uint8Array(size);
+  await v.fs.read(fh, out, size, 0);
+  await v.fs.release(fh);
+  return out;
+}
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+describe('volume filesystem semantics', () => {
+  it('directories, files, errno for each failure', async () => {
+    const { open } = setup();
+    const v = await open();
+    await v.fs.mkdir('/a', 0o755);
+    expect(await errno(v.fs.mkdir('/a', 0o755))).toBe('EEXIST');
+    expect(await errno(v.fs.mkdir('/missing/b', 0o755))).toBe('ENOENT');
+    await writeFile(v, '/a/f', 'hello');
+    expect(await errno(v.fs.rmdir('/a'))).toBe('ENOTEMPTY');
+    expect(await errno(v.fs.rmdir('/a/f'))).toBe('ENOTDIR');
+    expect(await errno(v.fs.mkdir('/a/f/x', 0o755))).toBe('ENOTDIR');
+    expect(await errno(v.fs.unlink('/a'))).toBe('EISDIR');
+    expect(await errno(v.fs.open('/a', O_WRONLY))).toBe('EISDIR');
+    expect(await errno(v.fs.getattr('/nope'))).toBe('ENOENT');
+    expect(await errno(v.fs.mkdir(`/${'x'.repeat(256)}`, 0o755))).toBe('ENAMETOOLONG');
+    expect(await errno(v.fs.readlink('/a/f'))).toBe('EINVAL');
+    expect((await v.fs.readdir('/')).sort()).toEqual(['a']);
+    expect((await v.fs.getattr('/')).nlink).toBe(3);
+    await v.close();
+  });
+
+  it('sparse files past 4 GiB, random writes inside blocks, truncate and O_APPEND', async () => {
+    const { open } = setup();
+    const v = await open();
+    const fh = await v.fs.create('/big', 0o644, O_RDWR);
+    const far = 5 * 2 ** 30 + 12345;
+    await v.fs.write(fh, new TextEncoder().encode('far away'), 8, far);
+    await v.fs.write(fh, new TextEncoder().encode('XY'), 2, 70_000);
+    expect((await v.fs.fgetattr(fh)).size).toBe(far + 8);
+    const probe = new Uint8Array(12);
+    await v.fs.read(fh, probe, 12, far - 4);
+    expect([...probe.subarray(0, 4)]).toEqual([0, 0, 0, 0]);
+    expect(text(probe.subarray(4))).toBe('far away');
+    await v.fs.fsync(fh, false);
+    await v.fs.write(fh, new TextEncoder().encode('Z'), 1, 70_001);
+    const mid = new Uint8Array(4);
+    await v.fs.read(fh, mid, 4, 69_999);
+    expect([...mid]).toEqual([0, 88, 90, 0]);
+    await v.fs.ftruncate(fh, 70_001);
+    await v.fs.ftruncate(fh, 80_000);
+    const after = new Uint8Array(3);
+    await v.fs.read(fh, after, 3, 70_000);
+    expect([...after]).toEqual([88, 0, 0]);
+    await v.fs.release(fh);
+
+    await writeFile(v, '/log', 'one\n');
+    const ap = await v.fs.open('/log', O_WRONLY | O_APPEND);
+    await v.fs.write(ap, new TextEncoder().encode('two\n'), 4, 0);
+    await v.fs.release(ap);
+    expect(text(await readFile(v, '/log'))).toBe('one\ntwo\n');
+    const tr = await v.fs.open('/log', O_WRONLY | O_TRUNC);
+    await v.fs.release(tr);
+    expect((await v.fs.getattr('/log')).size).toBe(0);
+    await v.close();
+  });
+
+  it('rename replaces atomically; hard links; unlinked open files; symlinks; attributes; xattrs', async () => {
+    const { open } = setup();
+    const v = await open();
+    await writeFile(v, '/x', 'new');
+    await writeFile(v, '/y', 'old');
+    await v.fs.rename('/x', '/y');
+    expect(text(await readFile(v, '/y'))).toBe('new');
+    expect(await errno(v.fs.getattr('/x'))).toBe('ENOENT');
+    await v.fs.mkdir('/d', 0o755);
+    await v.fs.mkdir('/e', 0o755);
+    await writeFile(v, '/e/inside', '1');
+    expect(await errno(v.fs.rename('/d', '/e'))).toBe('ENOTEMPTY');
+    expect(await errno(v.fs.rename('/y', '/d'))).toBe('EISDIR');
+    expect(await errno(v.fs.rename('/d', '/y'))).toBe('ENOTDIR');
+    expect(await errno(v.fs.rename('/e', '/e/sub'))).toBe('EINVAL');
+
+    await v.fs.link('/y', '/y2');
+    expect((await v.fs.getattr('/y')).nlink).toBe(2);
+    expect(await errno(v.fs.link('/d', '/d2'))).toBe('EPERM');
+    expect(await errno(v.fs.link('/y', '/y2'))).toBe('EEXIST');
+
+    const fh = await v.fs.open('/y2', O_RDONLY);
+    await v.fs.unlink('/y');
+    await v.fs.unlink('/y2');
+    const buf = new Uint8Array(3);
+    expect(await v.fs.read(fh, buf, 3, 0)).toBe(3);
+    expect(text(buf)).toBe('new');
+    await v.fs.release(fh);
+    expect(await errno(v.fs.getattr('/y2'))).toBe('ENOENT');
+
+    await v.fs.symlink('/d', '/link');
+    expect(await v.fs.readlink('/link')).toBe('/d');
+    expect(await errno(v.fs.symlink('/d', '/link'))).toBe('EEXIST');
+
+    await v.fs.chmod('/d', 0o700);
+    await v.fs.chown('/d', 1000, 1000);
+    await v.fs.utimens('/d', 1_000_000, 2_000_000);
+    const a = await v.fs.getattr('/d');
+    expect(a.mode & 0o7777).toBe(0o700);
+    expect([a.uid, a.gid, a.atimeMs, a.mtimeMs]).toEqual([1000, 1000, 1_000_000, 2_000_000]);
+
+    await v.fs.setxattr('/d', 'user.note', new TextEncoder().encode('hi'), 0);
+    expect(text(await v.fs.getxattr('/d', 'user.note'))).toBe('hi');
+    expect(await v.fs.listxattr('/d')).toEqual(['user.note']);
+    expect(await errno(v.fs.setxattr('/d', 'user.note', new Uint8Array(1), 1))).toBe('EEXIST');
+    expect(await errno(v.fs.setxattr('/d', 'user.other', new Uint8Array(1), 2))).toBe('ENODATA');
+    await v.fs.removexattr('/d', 'user.note');
+    expect(await errno(v.fs.getxattr('/d', 'user.note'))).toBe('ENODATA');
+    await v.close();
+  });
+});
+
+describe('commits, reopening and the single writer', () => {
+  it('what was fsynced is there after reopening (names, bytes, attributes)', async () => {
+    const { open } = setup();
+    const v = await open();
+    await v.fs.mkdir('/docs', 0o750);
+    const big = randomBytes(300_000);
+    await writeFile(v, '/docs/big.bin', big);
+    await v.fs.symlink('big.bin', '/docs/alias');
+    await v.fs.setxattr('/docs', 'user.k', new TextEncoder().encode('v'), 0);
+    await v.close();
+
+    const again = await open({ readOnly: true });
+    expect(Buffer.compare(await readFile(again, '/docs/big.bin'), big)).toBe(0);
+    expect(await again.fs.readlink('/docs/alias')).toBe('big.bin');
+    expect((await again.fs.getattr('/docs')).mode & 0o777).toBe(0o750);
+    expect(text(await again.fs.getxattr('/docs', 'user.k'))).toBe('v');
+    expect(await errno(again.fs.mkdir('/nope', 0o755))).toBe('EROFS');
+    await again.close();
+  });
+
+  it('many commits fold into a checkpoint, and old stripes are deleted', async () => {
+    const { open, backend } = setup();
+    const v = await open();
+    for (let i = 0; i < 40; i++) await writeFile(v, `/f${i % 5}`, `version ${i}`);
+    const stat = await Promise.all(backend.stores.map((s) => s.stat()));
+    await v.close();
+    const again = await open({ readOnly: true });
+    expect(text(await readFile(again, '/f4'))).toBe('version 39');
+    await again.close();
+    // 5 live files of one small stripe each plus metadata; without deletion there would be 40+ stripes of data.
+    expect(Math.max(...stat.map((s) => s.shards))).toBeLessThan(40);
+  });
+
+  it('a second writer is refused; a takeover fences the first, whose later commits never appear', async () => {
+    const { open } = setup();
+    const first = await open();
+    await writeFile(first, '/before', 'kept');
+    await expect(open()).rejects.toThrowError(VolumeBusyError);
+    const second = await open({ forceTakeover: true });
+    expect(second.epoch).toBeGreaterThan(first.epoch);
+    const fh = await first.fs.create('/late', 0o644, O_WRONLY);
+    await first.fs.write(fh, new TextEncoder().encode('lost'), 4, 0);
+    await expect(first.fs.flush(fh)).rejects.toThrowError(FencedError);
+    await first.close().catch(() => undefined);
+    await writeFile(second, '/after', 'new writer');
+    await second.close();
+    const check = await open({ readOnly: true });
+    expect((await check.fs.readdir('/')).sort()).toEqual(['after', 'before']);
+    await check.close();
+  });
+});
