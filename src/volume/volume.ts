@@ -89,6 +89,22 @@ function decodeRoot(bytes: Uint8Array): Root {
   return { checkpoint: j.checkpoint.map(refFromJson), segments: j.segments.map((s) => s.map(refFromJson)) };
 }
 
+/**
+ * A lease held by a process of this machine that no longer exists: the mount
+ * was killed (its journal is here and is replayed), so waiting out the lease
+ * would only delay recovery.
+ */
+function crashedHere(holder: string): boolean {
+  const [host, pid] = holder.split('/');
+  if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /** Stores learn only a size class: the next power of two, at least 4 KiB. */
 const padClass = (length: number) => Math.max(4096, 2 ** Math.ceil(Math.log2(Math.max(1, length))));
 
@@ -269,7 +285,8 @@ export class Volume {
   async #acquireLease(): Promise<void> {
     const now = Date.now();
     const current = await this.lease();
-    if (current && current.expiresAtMs > now && !this.#options.forceTakeover) throw new VolumeBusyError(current);
+    const live = current && current.expiresAtMs > now && !crashedHere(current.holder);
+    if (current && live && !this.#options.forceTakeover) throw new VolumeBusyError(current);
     this.epoch = Math.max(current?.epoch ?? 0, this.epoch) + 1;
     await this.#putLease(now + (this.#options.leaseMs ?? DEFAULT_LEASE_MS));
   }
