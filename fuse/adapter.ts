@@ -195,11 +195,13 @@ export function fuseOps(fs: VolumeFs, options: AdapterOptions = {}): Fuse.Ops {
       else run('create', path, () => fs.create(path, mode, CREATE_FLAGS), (fh) => cb(0, fh), cb);
     },
     read: (path, fd, buf, len, pos, cb) => run('read', path, () => fs.read(fd, buf, len, pos), cb, cb),
-    // The kernel's buffer is detached when this call answers; the volume gets
-    // its own copy so that holding on to it (a journal batching writes) is safe.
+    // `buf` is the kernel's buffer, lent until the volume's promise settles
+    // (the binding then detaches it: a view kept longer reads as empty). Not
+    // copied here: the volume copies into its blocks anyway, and a copy per
+    // 128 KiB write costs ~30 µs of this one JS thread, a quarter of it at 1 GB/s.
     write: (path, fd, buf, len, pos, cb) => {
       if (readOnly) cb(EROFS);
-      else run('write', path, () => fs.write(fd, new Uint8Array(buf.subarray(0, len)), len, pos), cb, cb);
+      else run('write', path, () => fs.write(fd, buf, len, pos), cb, cb);
     },
     flush: (path, fd, cb) => call('flush', path, () => fs.flush(fd), cb),
     fsync: (path, datasync, fd, cb) => call('fsync', path, () => fs.fsync(fd, datasync !== 0), cb),
@@ -210,7 +212,7 @@ export function fuseOps(fs: VolumeFs, options: AdapterOptions = {}): Fuse.Ops {
     utimens: (path, atime, mtime, cb) => change('utimens', path, () => fs.utimens(path, atime, mtime), cb),
     chown: (path, uid, gid, cb) => change('chown', path, () => fs.chown(path, uid, gid), cb),
     chmod: (path, mode, cb) => change('chmod', path, () => fs.chmod(path, mode), cb),
-    // Copied for the same reason as write's buffer.
+    // Copied: a volume may well keep the value as given, and it is small.
     setxattr: (path, name, value, _position, flags, cb) =>
       change('setxattr', path, () => fs.setxattr(path, name, new Uint8Array(value), flags), cb),
     removexattr: (path, name, cb) => change('removexattr', path, () => fs.removexattr(path, name), cb),

@@ -158,8 +158,8 @@ describe('fuseOps', () => {
     expect(byHandle).toMatchObject({ ino: 9 });
   });
 
-  it('read and write answer byte counts; write hands the volume its own copy', async () => {
-    let kept: Uint8Array | undefined;
+  it('read and write answer byte counts; write lends the kernel buffer as is', async () => {
+    let lent: Uint8Array | undefined;
     const ops = fuseOps(
       volume({
         read: async (_fh, into, length) => {
@@ -167,7 +167,7 @@ describe('fuseOps', () => {
           return length - 1;
         },
         write: async (_fh, data, length, position) => {
-          kept = data;
+          lent = data;
           expect(position).toBe(4096);
           return length;
         },
@@ -179,8 +179,7 @@ describe('fuseOps', () => {
 
     const kernelBuffer = Buffer.from('abcdefgh');
     expect(await answer((cb) => ops.write('/f', 1, kernelBuffer, 5, 4096, cb))).toEqual([5]);
-    kernelBuffer.fill(0);
-    expect(Buffer.from(kept!).toString()).toBe('abcde');
+    expect(lent).toBe(kernelBuffer);
   });
 
   it('create passes O_CREAT|O_RDWR, since fuse-native drops the real flags', async () => {
@@ -190,14 +189,18 @@ describe('fuseOps', () => {
     expect(create).toHaveBeenCalledWith('/f', fsConstants.S_IFREG | 0o644, fsConstants.O_CREAT | fsConstants.O_RDWR);
   });
 
-  it('readdir adds . and ..; readlink, xattrs and fsync pass through', async () => {
+  it('readdir adds . and ..; readlink, xattrs and fsync pass through; setxattr values are copied', async () => {
     const fsync = vi.fn(async () => undefined);
+    let stored: Uint8Array | undefined;
     const ops = fuseOps(
       volume({
         readdir: async () => ['a', 'b'],
         readlink: async () => '../target',
         getxattr: async () => new Uint8Array([1, 2, 3]).subarray(1),
         listxattr: async () => ['user.a', 'user.b'],
+        setxattr: async (_path, _name, value) => {
+          stored = value;
+        },
         fsync,
       }),
     );
@@ -209,6 +212,10 @@ describe('fuseOps', () => {
     expect(await answer((cb) => ops.listxattr('/f', cb))).toEqual([0, ['user.a', 'user.b']]);
     expect(await answer((cb) => ops.fsync('/f', 1, 5, cb))).toEqual([0]);
     expect(fsync).toHaveBeenCalledWith(5, true);
+    const kernelValue = Buffer.from('value');
+    expect(await answer((cb) => ops.setxattr('/f', 'user.a', kernelValue, 0, 0, cb))).toEqual([0]);
+    kernelValue.fill(0);
+    expect(Buffer.from(stored!).toString()).toBe('value');
   });
 
   it('statfs counts in larger fragments rather than overflow 32-bit fields', async () => {
