@@ -166,8 +166,12 @@ describe('a mounted volume', () => {
     await io(fh.write('data'));
     await io(fh.sync());
     await io(fh.close());
-    const { calls } = await server.stats();
-    expect(calls).toMatchObject({ fsync: 1, flush: 1, release: 1 });
+    // The kernel sends release after close(2) has returned.
+    await expect.poll(async () => (await server.stats()).calls, { timeout: 5_000 }).toMatchObject({
+      fsync: 1,
+      flush: 1,
+      release: 1,
+    });
   });
 
   it('O_APPEND appends, also on a file the same open created', async () => {

@@ -4,7 +4,7 @@
  * always stopped and unmounted afterwards, even when a test fails.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach } from 'vitest';
@@ -61,10 +61,10 @@ export class CairnEnv {
   }
 
   /** Starts `cairn mount` and waits for its "mounted" line (or its exit). */
-  async mount(volume: string, dir: string, flags: string[] = []): Promise<Mount> {
+  async mount(volume: string, dir: string, flags: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<Mount> {
     const child = spawn(process.execPath, [BIN, 'mount', volume, dir, ...flags], {
       cwd: REPO,
-      env: { ...process.env, ...this.env },
+      env: { ...process.env, ...this.env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -103,6 +103,13 @@ export class CairnEnv {
       throw new Error(`cairn mount ${volume} did not come up: ${out}`);
     }
     return mount;
+  }
+
+  /** A second machine: its own $CAIRN_HOME holding a copy of the keyring, the same stores. */
+  otherMachine(name: string): NodeJS.ProcessEnv {
+    const home = this.dir(name);
+    copyFileSync(join(this.home, 'keyring'), join(home, 'keyring'));
+    return { CAIRN_HOME: home };
   }
 
   async cleanupMounts(): Promise<void> {

@@ -124,3 +124,71 @@ describe('a mounted volume (real FUSE, local backend)', () => {
     }
   });
 });
+
+describe('crashes, writers and what the stores see', () => {
+  const env = new CairnEnv('promises');
+  env.init();
+  for (const name of ['crash', 'writer', 'secret']) {
+    const r = env.run(['volume', 'create', name]);
+    if (r.code !== 0) throw new Error(r.stderr);
+  }
+
+  it('promise 3: writes not yet fsynced survive a kill -9 of the mount and come back at the next mount', async () => {
+    const dir = env.dir('mnt-crash');
+    const m = await env.mount('crash', dir);
+    const pid = m.child.pid;
+    // Written and handed to the kernel, never fsynced or closed: then the mount dies.
+    const r = sh(
+      `python3 -c "import os, signal; f=open('${dir}/unsynced.txt','w'); f.write('not fsynced\\n'*1000); f.flush(); os.kill(${pid}, signal.SIGKILL)"`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    await m.kill();
+    const again = await env.mount('crash', dir);
+    expect(readFileSync(join(dir, 'unsynced.txt'), 'utf8')).toBe('not fsynced\n'.repeat(1000));
+    await again.stop();
+  });
+
+  it('promise 4: a second read-write mount is refused; after a takeover the old writer cannot commit', async () => {
+    const a = await env.mount('writer', env.dir('mnt-a'));
+    writeFileSync(join(a.dir, 'before.txt'), 'from A');
+    const machineB = env.otherMachine('home-b');
+    const refused = env.run(['mount', 'writer', env.dir('mnt-b')], machineB);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/mounted read-write by .*--force-takeover/);
+    const ro = await env.mount('writer', env.dir('mnt-ro'), ['--read-only']);
+    expect(readFileSync(join(ro.dir, 'before.txt'), 'utf8')).toBe('from A');
+    expect(sh(`touch ${ro.dir}/x`).stderr).toMatch(/Read-only file system/);
+    await ro.stop();
+
+    const b = await env.mount('writer', env.dir('mnt-b'), ['--force-takeover'], machineB);
+    const late = sh(`python3 -c "import os; fd=os.open('${a.dir}/late.txt', os.O_WRONLY|os.O_CREAT); os.write(fd, b'late'); os.fsync(fd)"`);
+    expect(late.code).not.toBe(0);
+    expect(late.stderr).toMatch(/Input\/output error|Read-only file system/);
+    writeFileSync(join(b.dir, 'after.txt'), 'from B');
+    await a.stop();
+    expect((await b.stop())).toBe(0);
+    const check = await env.mount('writer', env.dir('mnt-check'), ['--read-only']);
+    expect(readdirSync(check.dir).sort()).toEqual(['after.txt', 'before.txt']);
+    await check.stop();
+  });
+
+  it('promise 1: a marker in a file and the file name never reach the stores', async () => {
+    const m = await env.mount('secret', env.dir('mnt-secret'));
+    const marker = 'CAIRN-SECRET-MARKER-b41d';
+    writeFileSync(join(m.dir, 'quarterly-secret-plans.txt'), `${marker}\n`.repeat(5000));
+    sh(`mkdir ${m.dir}/confidential-folder && echo ${marker} > ${m.dir}/confidential-folder/note`);
+    await m.stop();
+    const files = readdirSync(env.stores, { recursive: true })
+      .map((f) => join(env.stores, String(f)))
+      .filter((f) => statSync(f).isFile());
+    expect(files.length).toBeGreaterThan(6);
+    for (const f of files) {
+      const bytes = readFileSync(f);
+      for (const needle of [marker, 'quarterly-secret-plans', 'confidential-folder']) {
+        expect(bytes.includes(needle), `${f} contains ${needle}`).toBe(false);
+        expect(bytes.includes(Buffer.from(needle, 'utf16le')), `${f} contains ${needle}`).toBe(false);
+      }
+    }
+    expect(existsSync(env.stores)).toBe(true);
+  });
+});
