@@ -6,7 +6,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type Fuse from 'fuse-native';
-import { FsError, type Attr, type Errno, type StatFs, type VolumeFs } from '../src/volume/fs-types.js';
+import { FsError, type Attr, type Errno, type StatFs, type VolumeFs } from '../src/volume/index.js';
 import { IO_SIZE } from './io-size.js';
 
 const { errno } = osConstants;
@@ -36,7 +36,7 @@ const ERRNO: Record<Errno, number> = {
 };
 
 /** The negative code fuse-native hands the kernel for an errno name. */
-export function fuseCode(name: Errno): number {
+function fuseCode(name: Errno): number {
   return -ERRNO[name];
 }
 

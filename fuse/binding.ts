@@ -84,15 +84,14 @@ export class CairnFuse extends Fuse {
     position: number,
   ): void {
     this.ops.getxattr!(path, name, position, (code, value) => {
-      if (code !== 0 || value === undefined) signal(code, valueBuf.buffer);
-      else signal(fitInto(valueBuf, value), valueBuf.buffer);
+      signal(code === 0 ? fitInto(valueBuf, value!) : code, valueBuf.buffer);
     });
   }
 
   protected override _op_listxattr(signal: Fuse.Signal, path: string, listBuf: Buffer): void {
     this.ops.listxattr!(path, (code, names) => {
-      if (code !== 0 || names === undefined) signal(code, listBuf.buffer);
-      else signal(fitInto(listBuf, Buffer.from(names.map((n) => `${n}\0`).join(''))), listBuf.buffer);
+      const packed = (): Buffer => Buffer.from(names!.map((n) => `${n}\0`).join('')); // NUL-terminated names
+      signal(code === 0 ? fitInto(listBuf, packed()) : code, listBuf.buffer);
     });
   }
 

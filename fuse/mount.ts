@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { VolumeFs } from '../src/volume/fs-types.js';
+import type { VolumeFs } from '../src/volume/index.js';
 import { fuseOps, type AdapterOptions } from './adapter.js';
 import { CairnFuse } from './binding.js';
 import { MountError } from './errors.js';

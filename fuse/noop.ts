@@ -5,7 +5,7 @@
  * libfuse, fuse-native, the adapter) for the FUSE benchmark.
  */
 import { constants } from 'node:fs';
-import { FsError, type Attr, type StatFs, type VolumeFs } from '../src/volume/fs-types.js';
+import { FsError, type Attr, type StatFs, type VolumeFs } from '../src/volume/index.js';
 
 export interface NoopStats {
   writes: number;

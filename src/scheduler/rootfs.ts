@@ -4,22 +4,12 @@
  * node_modules (and so TypeScript) exists; this module finds that script from
  * either src/ (tests) or dist/src/ (the compiled CLI).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { repoRoot } from '../repo/index.js';
 import type * as RootfsScript from '../../scripts/rootfs.mjs';
 import { BusyboxMissingError } from './errors.js';
-
-/** The checkout this module belongs to: two levels up from src/scheduler, three from dist/src/scheduler. */
-function repoRoot(): string {
-  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
-    const file = new URL('package.json', dir);
-    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'cairn') {
-      return fileURLToPath(dir);
-    }
-  }
-  throw new Error(`cannot find the cairn checkout above ${import.meta.url}`);
-}
 
 /** Where setup builds the rootfs: .cache/rootfs in the checkout. */
 export function defaultRootfsDir(): string {

@@ -37,6 +37,8 @@ export interface FsHooks {
   journal(op: Op): Promise<void>;
   /** Commits everything so far to the backend (fsync, close after write). */
   commit(): Promise<void>;
+  /** After a write, outside the op queue: may wait for a commit when too much is dirty. */
+  written(): Promise<void>;
   /** Stripes no longer referenced: deleted from the stores after the next commit. */
   discard(refs: BlockRef[]): void;
   statfs(): Promise<StatFs>;
@@ -185,6 +187,7 @@ export class VolumeFileSystem implements VolumeFs {
     const bytes = Uint8Array.from(data.subarray(0, length));
     await this.#change({ op: 'write', ino: handle.ino, position, data: bytes, now: Date.now() }, handle.flags & O_APPEND ? 'append' : undefined);
     handle.wrote = true;
+    await this.#hooks.written();
     return length;
   }
 

@@ -47,6 +47,8 @@ export interface OpenOptions {
   journalDir?: string;
   leaseMs?: number;
   commitIntervalMs?: number;
+  /** Dirty bytes past which writers wait for a commit (memory pressure); default 128 MiB. */
+  dirtyLimitBytes?: number;
   engine?: StripeEngine;
 }
 
@@ -144,6 +146,8 @@ export class Volume {
       {
         journal: (op) => this.#journalOp(op),
         commit: () => this.commit(),
+        written: () =>
+          this.fs.data.dirtyBytes > (options.dirtyLimitBytes ?? DIRTY_LIMIT) ? this.commit() : Promise.resolve(),
         discard: (refs) => this.#discards.push(...refs),
         statfs: () => this.#statfs(),
       },
@@ -230,7 +234,6 @@ export class Volume {
   async #journalOp(op: Op): Promise<void> {
     if (this.#fenced) throw new FsError('EROFS', this.#fenced.message);
     await this.#journal!.append(op);
-    if (op.op === 'write' && this.fs.data.dirtyBytes > DIRTY_LIMIT) await this.commit();
   }
 
   // ---- loading ----

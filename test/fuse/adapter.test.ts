@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type Fuse from 'fuse-native';
 import { fuseOps, type FailureLog } from '../../fuse/adapter.js';
-import { FsError, type Attr, type Errno, type VolumeFs } from '../../src/volume/fs-types.js';
+import { FsError, type Attr, type Errno, type VolumeFs } from '../../src/volume/index.js';
 
 const ALL_ERRNOS: Errno[] = [
   'EPERM', 'ENOENT', 'EIO', 'EBADF', 'EACCES', 'EEXIST', 'EXDEV', 'ENOTDIR', 'EISDIR', 'EINVAL',

@@ -5,7 +5,7 @@
  * throws a plain Error, to check that unexpected failures become EIO.
  */
 import { constants } from 'node:fs';
-import { FsError, type Attr, type StatFs, type VolumeFs } from '../../src/volume/fs-types.js';
+import { FsError, type Attr, type StatFs, type VolumeFs } from '../../src/volume/index.js';
 
 const { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK } = constants;
 const XATTR_CREATE = 1;

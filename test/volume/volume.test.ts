@@ -21,7 +21,7 @@ afterAll(() => engine.close());
 function setup(blockSize = 64 * 1024) {
   const backend = new Backend(Array.from({ length: 6 }, (_, i) => new MemoryStore({ id: `mem-${i}` })));
   const config: VolumeConfig = { id: randomBytes(16), key: newKey(), k: 4, m: 2, blockSize };
-  const open = (options: { readOnly?: boolean; forceTakeover?: boolean } = {}) =>
+  const open = (options: { readOnly?: boolean; forceTakeover?: boolean; dirtyLimitBytes?: number } = {}) =>
     Volume.open(config, backend, { ...options, engine, journalDir: join(root, `journal-${++journals}`) });
   return { backend, config, open };
 }
@@ -181,6 +181,19 @@ describe('commits, reopening and the single writer', () => {
     expect(text(await again.fs.getxattr('/docs', 'user.k'))).toBe('v');
     expect(await errno(again.fs.mkdir('/nope', 0o755))).toBe('EROFS');
     await again.close();
+  });
+
+  it('under memory pressure writers wait for a commit instead of growing without bound', async () => {
+    const { open } = setup();
+    const v = await open({ dirtyLimitBytes: 256 * 1024 });
+    const fh = await v.fs.create('/stream', 0o644, O_WRONLY);
+    const chunk = randomBytes(128 * 1024);
+    const seqBefore = v.seq;
+    for (let i = 0; i < 24; i++) await v.fs.write(fh, chunk, chunk.length, i * chunk.length);
+    expect(v.seq).toBeGreaterThan(seqBefore + 3);
+    expect(v.fs.data.dirtyBytes).toBeLessThanOrEqual(256 * 1024 + chunk.length * 2);
+    await v.fs.release(fh);
+    await v.close();
   });
 
   it('many commits fold into a checkpoint, and old stripes are deleted', async () => {

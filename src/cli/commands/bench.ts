@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { type CryptoRow, benchCrypto } from '../../../bench/crypto/index.js';
 import { type ErasureRow, benchErasure } from '../../../bench/erasure/index.js';
+import { benchFuse } from '../../../bench/fuse/index.js';
 import type { Comparison } from '../../../bench/harness.js';
 import { type PipelineRow, benchPipeline } from '../../../bench/pipeline/index.js';
 import { asFlag, parseCount, parseSize } from '../parse.js';
@@ -95,4 +96,37 @@ export function registerBench(program: Command): void {
     run: (f, onProgress) => benchPipeline({ blockSize: f.size, rounds: f.rounds, onProgress }),
     baseline: 'libsodium-wrappers + reed-solomon-erasure wasm + the same SHA-256',
   });
+
+  bench
+    .command('fuse')
+    .description('through a mounted volume vs the local disk and a no-op FUSE filesystem: MB/s, IOPS, ratios')
+    .option('--json', 'print one JSON object instead of a table')
+    .option('--size <size>', 'bytes for the sequential workloads', asFlag(parseSize), 2 ** 30)
+    .option('--fio-seconds <n>', 'seconds per fio run (random 4 KiB I/O; skipped when fio is missing)', asFlag(parseCount), 5)
+    .action(async (flags: { json?: boolean; size: number; fioSeconds: number }) => {
+      const progress = progressBar();
+      const results = await benchFuse({
+        size: flags.size,
+        fioSeconds: flags.fioSeconds,
+        onProgress: flags.json ? undefined : progress.update,
+      });
+      progress.end();
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ bench: 'fuse', size: flags.size, results })}\n`);
+        return;
+      }
+      printTable(
+        ['op', 'unit', 'cairn', 'no-op FUSE', 'local disk', 'vs no-op', 'vs disk'],
+        results.map((r) => [
+          r.op,
+          r.unit,
+          r.cairn.toFixed(0),
+          r.noop_fuse.toFixed(0),
+          r.local_disk.toFixed(0),
+          `${r.ratio_vs_noop.toFixed(2)}x`,
+          `${r.ratio_vs_disk.toFixed(2)}x`,
+        ]),
+      );
+      process.stdout.write(`volume: RS 4+2, 1 MiB blocks, local backend; ${flags.size} bytes sequential\n`);
+    });
 }
