@@ -205,6 +205,7 @@ export function fuseOps(fs: VolumeFs, options: AdapterOptions = {}): Fuse.Ops {
     },
     flush: (path, fd, cb) => call('flush', path, () => fs.flush(fd), cb),
     fsync: (path, datasync, fd, cb) => call('fsync', path, () => fs.fsync(fd, datasync !== 0), cb),
+    fsyncdir: (path, _datasync, _fd, cb) => call('fsyncdir', path, () => fs.fsyncdir(path), cb),
     release: (path, fd, cb) => call('release', path, () => fs.release(fd), cb),
 
     truncate: (path, size, cb) => change('truncate', path, () => fs.truncate(path, size), cb),

@@ -41,6 +41,7 @@ declare module 'fuse-native' {
       fgetattr(path: string, fd: number, cb: ReplyWith<Stat>): void;
       flush(path: string, fd: number, cb: Reply): void;
       fsync(path: string, datasync: number, fd: number, cb: Reply): void;
+      fsyncdir(path: string, datasync: number, fd: number, cb: Reply): void;
       readdir(path: string, cb: ReplyWith<string[]>): void;
       truncate(path: string, size: number, cb: Reply): void;
       ftruncate(path: string, fd: number, size: number, cb: Reply): void;

@@ -117,6 +117,8 @@ export class NoopFs implements VolumeFs {
 
   async fsync(): Promise<void> {}
 
+  async fsyncdir(): Promise<void> {}
+
   async truncate(path: string, size: number): Promise<void> {
     this.file(path).size = size;
   }

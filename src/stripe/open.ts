@@ -31,7 +31,12 @@ function decrypt(d: StripeDescriptor, bodies: readonly MaybeShard[], keys: Strip
 }
 
 /** Checks shards one by one, data shards first, until k pass; the others are not even hashed. */
-function openCarefully(d: StripeDescriptor, shards: readonly MaybeShard[], keys: StripeKeys): OpenedStripe {
+function openCarefully(
+  d: StripeDescriptor,
+  shards: readonly MaybeShard[],
+  keys: StripeKeys,
+  hashed: boolean,
+): OpenedStripe {
   const n = d.k + d.m;
   const bodies: MaybeShard[] = new Array(n).fill(null);
   const bad: number[] = [];
@@ -39,7 +44,7 @@ function openCarefully(d: StripeDescriptor, shards: readonly MaybeShard[], keys:
   for (let i = 0; i < n && good < d.k; i++) {
     const shard = shards[i];
     if (shard == null) continue;
-    if (framed(d, shard, i) && shardId(shard) === d.shardIds[i]) {
+    if (framed(d, shard, i) && (hashed || shardId(shard) === d.shardIds[i])) {
       bodies[i] = shard.subarray(SHARD_HEADER_BYTES);
       good++;
     } else {
@@ -109,16 +114,19 @@ async function openOptimistically(
  * Shards are checked against their ids; a shard that fails is skipped and
  * reported in `bad`. Throws StripeUnrecoverableError with fewer than k good
  * shards, and AuthenticationError if the decoded ciphertext does not open
- * under this volume's key.
+ * under this volume's key. `hashed`: the caller already checked each given
+ * shard against its id (a ShardStore's get does), so it is not hashed twice.
  */
 export async function openStripe(
   descriptor: StripeDescriptor,
   shards: readonly MaybeShard[],
   keys: StripeKeys,
+  options: { hashed?: boolean } = {},
 ): Promise<OpenedStripe> {
+  if (options.hashed) return openCarefully(descriptor, shards, keys, true);
   if (helperUsable()) {
     const fast = await openOptimistically(descriptor, shards, keys);
     if (fast) return fast;
   }
-  return openCarefully(descriptor, shards, keys);
+  return openCarefully(descriptor, shards, keys, false);
 }

@@ -113,7 +113,8 @@ export class Backend {
         cause: bad ?? new StripeUnrecoverableError(good, d.k, n, []),
       });
     }
-    return (await openStripe(d, shards, keys)).block;
+    // ShardStore.get has checked every shard against its id already.
+    return (await openStripe(d, shards, keys, { hashed: true })).block;
   }
 
   /** Best effort: a shard left behind is garbage, never a correctness problem. */

@@ -13,7 +13,10 @@ export interface BlockFetcher {
 export interface DirtyBlock {
   ino: number;
   index: number;
+  /** The block's bytes: a view of the first bytes of `room`. */
   data: Uint8Array;
+  /** Space the block may grow into in place while it is dirty (and not yet being committed). */
+  room: Uint8Array;
   /** Bumped on every change to this block, so a commit only installs the version it sealed. */
   version: number;
 }
@@ -156,14 +159,21 @@ export class DataLayer {
       const from = Math.max(position, start);
       const to = Math.min(position + data.length, start + bs);
       const k = key(inode.ino, index);
-      const current = this.dirty.get(k)?.data ?? this.flushing.get(k)?.data ?? before;
+      const mine = this.dirty.get(k);
+      const current = mine?.data ?? this.flushing.get(k)?.data ?? before;
       // Keep what the block already had beyond this write, up to the old file size.
       const keep = current ? Math.min(current.length, Math.max(0, inode.size - start)) : 0;
       const length = Math.max(keep, to - start);
-      const block = new Uint8Array(length);
-      if (current) block.set(current.subarray(0, Math.min(keep, length)));
-      block.set(data.subarray(from - position, to - position), from - start);
-      this.dirty.set(k, { ino: inode.ino, index, data: block, version: this.#bump(inode.ino, index) });
+      // Grow in place when this dirty block has room; otherwise double (sequential writes arrive 128 KiB at a time).
+      let room = mine && mine.room.length >= length ? mine.room : undefined;
+      if (!room) {
+        room = new Uint8Array(Math.min(bs, Math.max(length, 2 * (current?.length ?? 0))));
+        if (current) room.set(current.subarray(0, Math.min(keep, length)));
+      } else if (keep < mine!.data.length) {
+        room.fill(0, keep, mine!.data.length);
+      }
+      room.set(data.subarray(from - position, to - position), from - start);
+      this.dirty.set(k, { ino: inode.ino, index, data: room.subarray(0, length), room, version: this.#bump(inode.ino, index) });
     }
   }
 
@@ -177,12 +187,8 @@ export class DataLayer {
     this.dropFrom(inode, keepBlocks);
     if (last && last.length > partial) {
       const k = key(inode.ino, lastIndex);
-      this.dirty.set(k, {
-        ino: inode.ino,
-        index: lastIndex,
-        data: last.slice(0, partial),
-        version: this.#bump(inode.ino, lastIndex),
-      });
+      const cut = last.slice(0, partial);
+      this.dirty.set(k, { ino: inode.ino, index: lastIndex, data: cut, room: cut, version: this.#bump(inode.ino, lastIndex) });
     }
   }
 

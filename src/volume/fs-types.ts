@@ -86,6 +86,8 @@ export interface VolumeFs {
   flush(fh: number): Promise<void>;
   /** fsync(2): returns once data and metadata are committed to the backend. */
   fsync(fh: number, datasync: boolean): Promise<void>;
+  /** fsync(2) of a directory: makes its entries (a rename, a new file) durable the same way. */
+  fsyncdir(path: string): Promise<void>;
   truncate(path: string, size: number): Promise<void>;
   ftruncate(fh: number, size: number): Promise<void>;
   unlink(path: string): Promise<void>;

@@ -147,6 +147,11 @@ export class VolumeFileSystem implements VolumeFs {
     if (!this.readOnly) await this.#hooks.commit();
   }
 
+  async fsyncdir(path: string): Promise<void> {
+    this.meta.lookup(path);
+    if (!this.readOnly) await this.#hooks.commit();
+  }
+
   // ---- changes ----
 
   async mkdir(path: string, mode: number): Promise<void> {
@@ -234,16 +239,18 @@ export class VolumeFileSystem implements VolumeFs {
    * journal's order is the order of application), journaling it first.
    */
   #change(op: Op, mode?: 'append'): Promise<void> {
+    let durable: Promise<void> | undefined;
     const run = async () => {
       this.#writable();
       if (op.op === 'write' && mode === 'append') op.position = this.meta.get(op.ino).size;
       await this.prepare(op);
       this.apply(op);
-      await this.#hooks.journal(op);
+      // In the journal's order now; the caller waits for it to be written, the next change need not.
+      durable = this.#hooks.journal(op);
     };
-    const next = this.#queue.then(run, run);
-    this.#queue = next.catch(() => undefined);
-    return next;
+    const applied = this.#queue.then(run, run);
+    this.#queue = applied.catch(() => undefined);
+    return applied.then(() => durable);
   }
 
   /** Loads what `apply` needs from the backend (blocks for partial writes and truncation). */

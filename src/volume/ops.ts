@@ -22,18 +22,27 @@ export type Op = { now: number } & (
   | { op: 'forget'; ino: number }
 );
 
-const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64');
-
+/**
+ * [u32 length of the JSON header][JSON header][raw bytes]: a write's data
+ * (or an xattr value) travels as raw bytes, not base64 inside JSON, since
+ * every byte written to a volume passes through here.
+ */
 export function encodeOp(op: Op): Uint8Array {
-  const plain = { ...op } as Record<string, unknown>;
-  if ('data' in op) plain.data = b64(op.data);
-  if ('value' in op) plain.value = b64(op.value);
-  return new TextEncoder().encode(JSON.stringify(plain));
+  const raw = 'data' in op ? op.data : 'value' in op ? op.value : new Uint8Array(0);
+  const { data: _d, value: _v, ...header } = op as Op & { data?: unknown; value?: unknown };
+  const json = Buffer.from(JSON.stringify(header));
+  const out = new Uint8Array(4 + json.length + raw.length);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 4);
+  out.set(raw, 4 + json.length);
+  return out;
 }
 
 export function decodeOp(bytes: Uint8Array): Op {
-  const plain = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
-  if (typeof plain.data === 'string') plain.data = new Uint8Array(Buffer.from(plain.data, 'base64'));
-  if (typeof plain.value === 'string') plain.value = new Uint8Array(Buffer.from(plain.value, 'base64'));
-  return plain as unknown as Op;
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(0, true);
+  const header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 4, length).toString()) as Record<string, unknown>;
+  const raw = bytes.slice(4 + length);
+  if (header.op === 'write') header.data = raw;
+  if (header.op === 'setxattr') header.value = raw;
+  return header as unknown as Op;
 }

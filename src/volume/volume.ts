@@ -146,8 +146,7 @@ export class Volume {
       {
         journal: (op) => this.#journalOp(op),
         commit: () => this.commit(),
-        written: () =>
-          this.fs.data.dirtyBytes > (options.dirtyLimitBytes ?? DIRTY_LIMIT) ? this.commit() : Promise.resolve(),
+        written: () => this.#pressure(),
         discard: (refs) => this.#discards.push(...refs),
         statfs: () => this.#statfs(),
       },
@@ -229,6 +228,18 @@ export class Volume {
     this.#timers = [];
     await this.#journal?.close();
     if (this.#ownEngine) await this.#engine.close();
+  }
+
+  /**
+   * Past a quarter of the dirty limit a commit starts in the background, so
+   * sealing overlaps with writing; past the limit writers wait for it.
+   */
+  #pressure(): Promise<void> {
+    const limit = this.#options.dirtyLimitBytes ?? DIRTY_LIMIT;
+    const dirty = this.fs.data.dirtyBytes;
+    if (dirty > limit) return this.commit();
+    if (dirty > limit / 4 && !this.#current) this.commit().catch(() => undefined);
+    return Promise.resolve();
   }
 
   async #journalOp(op: Op): Promise<void> {

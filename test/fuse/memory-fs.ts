@@ -129,6 +129,10 @@ export class MemoryFs implements VolumeFs {
     this.handle(fh);
   }
 
+  async fsyncdir(path: string): Promise<void> {
+    this.lookup(path);
+  }
+
   async truncate(path: string, size: number): Promise<void> {
     resize(this.lookup(path), size);
   }

@@ -102,7 +102,7 @@ describe('a mounted volume (real FUSE, local backend)', () => {
     const dir = env.dir('mnt-sync');
     const m = await env.mount('sync', dir);
     const r = sh(
-      `python3 -c "import os; fd=os.open('${dir}/kept.txt', os.O_WRONLY|os.O_CREAT, 0o644); os.write(fd, b'synced bytes'); os.fsync(fd); os.mkdir('${dir}/named-dir'); dfd=os.open('${dir}', os.O_RDONLY); os.fsync(fd)"`,
+      `python3 -c "import os; fd=os.open('${dir}/kept.txt', os.O_WRONLY|os.O_CREAT, 0o644); os.write(fd, b'synced bytes'); os.fsync(fd); os.mkdir('${dir}/named-dir'); dfd=os.open('${dir}', os.O_RDONLY); os.fsync(dfd)"`,
     );
     expect(r.code, r.stderr).toBe(0);
     await m.kill();
