@@ -53,7 +53,8 @@ function serve(command: string[], dir: string, env: NodeJS.ProcessEnv, ready: Re
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const stop = async () => {
     if (child.exitCode === null) child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 60_000))]);
+    // A bounded wait; the timer must not keep this process alive once the child is gone.
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 60_000).unref())]);
     spawnSync('fusermount', ['-uz', dir]);
   };
   return new Promise((resolve, reject) => {
@@ -85,13 +86,13 @@ function dropCaches(): void {
 
 const fioPresent = () => spawnSync('fio', ['--version']).status === 0;
 
-function fio(file: string, rw: 'randread' | 'randwrite', seconds: number): number {
+function fio(file: string, rw: 'randread' | 'randwrite', seconds: number, bytes: number): number {
   const r = spawnSync(
     'fio',
     [
       '--name=bench',
       `--filename=${file}`,
-      '--size=64M',
+      `--size=${bytes}`,
       '--bs=4k',
       `--rw=${rw}`,
       '--ioengine=psync',
@@ -115,6 +116,8 @@ export async function benchFuse(options: FuseBenchOptions = {}): Promise<FuseRow
   const mib = Math.max(1, Math.round(size / 2 ** 20));
   const fioSeconds = options.fioSeconds ?? 5;
   const withFio = fioSeconds > 0 && fioPresent();
+  // The random-I/O file: 64 MiB, or the sequential size when that is smaller.
+  const fioBytes = Math.min(64 * 2 ** 20, mib * 2 ** 20);
   const root = mkdtempSync(join(tmpdir(), 'cairn-bench-fuse-'));
   const env = {
     CAIRN_HOME: join(root, 'home'),
@@ -170,9 +173,9 @@ export async function benchFuse(options: FuseBenchOptions = {}): Promise<FuseRow
 
     if (withFio) {
       progress('4 KiB random write (fio)');
-      measure('rand-write-4k', (t) => fio(join(dirs[t], 'fio'), 'randwrite', fioSeconds));
+      measure('rand-write-4k', (t) => fio(join(dirs[t], 'fio'), 'randwrite', fioSeconds, fioBytes));
       progress('4 KiB random read (fio)');
-      measure('rand-read-4k', (t) => fio(join(dirs[t], 'fio'), 'randread', fioSeconds));
+      measure('rand-read-4k', (t) => fio(join(dirs[t], 'fio'), 'randread', fioSeconds, fioBytes));
     }
     options.onProgress?.(steps, steps, 'done');
     return [...results].map(([op, r]) => ({

@@ -86,6 +86,22 @@ describe('cairn bench crypto|pipeline --json', () => {
   });
 });
 
+describe('cairn bench fuse --json', () => {
+  it('measures the three targets and prints ratios', () => {
+    const r = cairn(['bench', 'fuse', '--json', '--size', '8MiB', '--fio-seconds', '1']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.bench).toBe('fuse');
+    const ops = out.results.map((x: { op: string }) => x.op);
+    expect(ops).toEqual(['seq-write', 'seq-read', 'rand-write-4k', 'rand-read-4k']);
+    for (const row of out.results) {
+      for (const t of ['cairn', 'noop_fuse', 'local_disk']) expect(row[t]).toBeGreaterThan(0);
+      expect(row.ratio_vs_noop).toBeCloseTo(row.cairn / row.noop_fuse, 1);
+    }
+  }, 180_000);
+});
+
 describe('cairn bench erasure --json', () => {
   it('prints one JSON object with encode and reconstruct rows for each code', () => {
     const r = cairn(['bench', 'erasure', '--json', '--shard-size', '64KiB', '--rounds', '1']);
