@@ -423,7 +423,8 @@ export class Volume {
         refs[i] = await this.backend.putStripe(sealed);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(blocks.length, this.#engine.threads * 2) }, worker));
+    // Several stripes per worker in flight, so sealing overlaps with the shard writes and fsyncs of others.
+    await Promise.all(Array.from({ length: Math.min(blocks.length, this.#engine.threads * 8) }, worker));
     return refs;
   }
 
