@@ -161,9 +161,13 @@ export class Volume {
   static async open(config: VolumeConfig, backend: Backend, options: OpenOptions = {}): Promise<Volume> {
     const volume = new Volume(config, backend, new Meta(), options);
     try {
+      if (!options.readOnly) {
+        // The lease first: once it is ours, the old writer's heads are refused, so the head
+        // loaded next is the last one it will ever commit.
+        await volume.#acquireLease();
+      }
       await volume.#load();
       if (!options.readOnly) {
-        await volume.#acquireLease();
         if (!options.journalDir) throw new CairnError('volume.usage', 'a read-write mount needs a journal directory');
         volume.#journal = await Journal.open(options.journalDir, volume.keys.encryption);
         await volume.#replay();
@@ -269,7 +273,8 @@ export class Volume {
       meta.changed = new Set(fresh.changed);
       return;
     }
-    this.epoch = best.epoch;
+    // A writer keeps the epoch of its lease; a reader reports the head's.
+    if (this.fs.readOnly) this.epoch = best.epoch;
     this.seq = best.seq;
     this.#root = decodeRoot(best.root);
     for (const refs of [this.#root.checkpoint, ...this.#root.segments]) {
@@ -301,7 +306,11 @@ export class Volume {
     const current = await this.lease();
     const live = current && current.expiresAtMs > now && !crashedHere(current.holder);
     if (current && live && !this.#options.forceTakeover) throw new VolumeBusyError(current);
-    this.epoch = Math.max(current?.epoch ?? 0, this.epoch) + 1;
+    let headEpoch = 0;
+    for (const r of await this.backend.each((s) => s.getHead(this.idHex))) {
+      if (r.status === 'fulfilled' && r.value) headEpoch = Math.max(headEpoch, r.value.epoch);
+    }
+    this.epoch = Math.max(current?.epoch ?? 0, headEpoch) + 1;
     await this.#putLease(now + (this.#options.leaseMs ?? DEFAULT_LEASE_MS));
   }
 
