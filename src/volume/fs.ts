@@ -189,7 +189,9 @@ export class VolumeFileSystem implements VolumeFs {
   async write(fh: number, data: Uint8Array, length: number, position: number): Promise<number> {
     const handle = this.#handle(fh);
     if ((handle.flags & O_ACCMODE) === 0) throw new FsError('EBADF', 'handle not open for writing');
-    const bytes = Uint8Array.from(data.subarray(0, length));
+    // Not copied: the caller's buffer stays valid until this returns, and the change is applied
+    // (copied into its block) and journaled (sealed into a record) before then.
+    const bytes = data.subarray(0, length);
     await this.#change({ op: 'write', ino: handle.ino, position, data: bytes, now: Date.now() }, handle.flags & O_APPEND ? 'append' : undefined);
     handle.wrote = true;
     await this.#hooks.written();

@@ -12,7 +12,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { NONCE_BYTES, open as openAead, randomNonce, seal } from '../crypto/index.js';
+import { NONCE_BYTES, TAG_BYTES, open as openAead, randomNonce, sealTo } from '../crypto/index.js';
 import { CairnError } from '../errors/index.js';
 import { type Op, decodeOp, encodeOp } from './ops.js';
 
@@ -113,12 +113,18 @@ export class Journal {
   /** Written (one write(2), so whole) before this returns; the promise is for callers that await. */
   append(op: Op): Promise<void> {
     const nonce = randomNonce();
-    const sealed = seal(this.#key, nonce, encodeOp(op), AD);
-    const record = Buffer.allocUnsafe(HEAD + NONCE_BYTES + sealed.length);
-    record.writeUInt32LE(NONCE_BYTES + sealed.length, 0);
+    const parts = encodeOp(op);
+    const sealedLength = parts.reduce((n, p) => n + p.length, 0) + TAG_BYTES;
+    // One buffer for the whole record; the cipher writes straight into it.
+    const record = Buffer.allocUnsafe(HEAD + NONCE_BYTES + sealedLength);
+    record.writeUInt32LE(NONCE_BYTES + sealedLength, 0);
     record.writeBigUInt64LE(BigInt(++this.#seq), 4);
     record.set(nonce, HEAD);
-    record.set(sealed, HEAD + NONCE_BYTES);
+    let at = HEAD + NONCE_BYTES;
+    sealTo(this.#key, nonce, parts, AD, (bytes) => {
+      record.set(bytes, at);
+      at += bytes.length;
+    });
     try {
       writeSync(this.#fd, record);
       this.#bytes += record.length;

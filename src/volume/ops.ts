@@ -27,15 +27,14 @@ export type Op = { now: number } & (
  * (or an xattr value) travels as raw bytes, not base64 inside JSON, since
  * every byte written to a volume passes through here.
  */
-export function encodeOp(op: Op): Uint8Array {
+export function encodeOp(op: Op): Uint8Array[] {
   const raw = 'data' in op ? op.data : 'value' in op ? op.value : new Uint8Array(0);
   const { data: _d, value: _v, ...header } = op as Op & { data?: unknown; value?: unknown };
   const json = Buffer.from(JSON.stringify(header));
-  const out = new Uint8Array(4 + json.length + raw.length);
-  new DataView(out.buffer).setUint32(0, json.length, true);
-  out.set(json, 4);
-  out.set(raw, 4 + json.length);
-  return out;
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(json.length);
+  // In parts, so a write's data is never copied just to be framed.
+  return [length, json, raw];
 }
 
 export function decodeOp(bytes: Uint8Array): Op {
