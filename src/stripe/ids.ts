@@ -5,10 +5,6 @@
  */
 import { type ShardId, hashHelperEnabled, hashOnHelper, shardId } from '../crypto/index.js';
 
-export function helperUsable(): boolean {
-  return hashHelperEnabled();
-}
-
 export class ShardIds {
   readonly #ids: (ShardId | undefined)[];
   readonly #jobs: Promise<void>[] = [];

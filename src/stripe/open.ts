@@ -1,9 +1,9 @@
-import { NONCE_BYTES, TAG_BYTES, hashOnHelper, openInto, shardId } from '../crypto/index.js';
+import { NONCE_BYTES, TAG_BYTES, hashHelperEnabled, hashOnHelper, openInto, shardId } from '../crypto/index.js';
 import { type MaybeShard, ReedSolomon, uninitialized } from '../../erasure/index.js';
 import type { StripeDescriptor } from './descriptor.js';
 import { StripeUnrecoverableError } from './errors.js';
 import { SHARD_HEADER_BYTES, STRIPE_FORMAT_VERSION, associatedData, shardBytes, spans } from './format.js';
-import { borrowShared, giveBackShared, helperUsable } from './ids.js';
+import { borrowShared, giveBackShared } from './ids.js';
 import type { StripeKeys } from './seal.js';
 
 export interface OpenedStripe {
@@ -124,7 +124,7 @@ export async function openStripe(
   options: { hashed?: boolean } = {},
 ): Promise<OpenedStripe> {
   if (options.hashed) return openCarefully(descriptor, shards, keys, true);
-  if (helperUsable()) {
+  if (hashHelperEnabled()) {
     const fast = await openOptimistically(descriptor, shards, keys);
     if (fast) return fast;
   }

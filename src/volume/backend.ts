@@ -37,10 +37,6 @@ export class Backend {
     this.#infos = stores.map((s) => ({ id: s.id, zone: s.id, capacity: null, used: 0, up: true }));
   }
 
-  store(id: string): ShardStore | undefined {
-    return this.#byId.get(id);
-  }
-
   /** Puts every shard on its placed store; at least k+1 must land (k when m = 0), else the stripe is refused. */
   async putStripe(sealed: SealedStripe): Promise<BlockRef> {
     const { descriptor, shards } = sealed;
