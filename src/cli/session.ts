@@ -4,19 +4,19 @@
  */
 import { join } from 'node:path';
 import { unwrapKey } from '../crypto/index.js';
-import { CATALOG_STORES, Catalog, type CatalogEntry, closeBackend, localBackend, resolveHome, unlockKeyring } from '../cluster/index.js';
-import { type Backend, type OpenOptions, Volume } from '../volume/index.js';
+import { CATALOG_STORES, Catalog, type CatalogEntry, LocalStores, resolveHome, unlockKeyring } from '../cluster/index.js';
+import { type OpenOptions, Volume } from '../volume/index.js';
 import { readPassphrase } from './passphrase.js';
 
 export interface Session {
   home: string;
   masterKey: Uint8Array;
-  backend: Backend;
+  stores: LocalStores;
   catalog: Catalog;
   close(): Promise<void>;
 }
 
-export async function openSession(passphraseFile?: string, stores = CATALOG_STORES): Promise<Session> {
+export async function openSession(passphraseFile?: string): Promise<Session> {
   const home = resolveHome();
   const passphrase = await readPassphrase({
     file: passphraseFile,
@@ -25,43 +25,27 @@ export async function openSession(passphraseFile?: string, stores = CATALOG_STOR
     prompt: 'Passphrase: ',
   });
   const keyring = await unlockKeyring(home, passphrase);
-  const backend = await localBackend(home, Math.max(stores, CATALOG_STORES));
+  const stores = new LocalStores(home);
   return {
     home,
     masterKey: keyring.masterKey,
-    backend,
-    catalog: new Catalog(backend, keyring.masterKey),
-    close: () => closeBackend(backend),
+    stores,
+    catalog: new Catalog(await stores.backend(CATALOG_STORES), keyring.masterKey),
+    close: () => stores.close(),
   };
 }
 
-/** The volume's own backend (its first n stores) and the volume opened on it. */
+/** The volume opened on its own backend (the session's first n stores). */
 export async function openVolume(
   session: Session,
   entry: CatalogEntry,
   options: Omit<OpenOptions, 'journalDir'>,
-): Promise<{ volume: Volume; close: () => Promise<void> }> {
+): Promise<Volume> {
   const id = new Uint8Array(Buffer.from(entry.id, 'hex'));
   const key = unwrapKey(session.masterKey, new Uint8Array(Buffer.from(entry.wrappedKey, 'base64')), id);
-  const backend = await localBackend(session.home, entry.k + entry.m);
-  try {
-    const volume = await Volume.open(
-      { id, key, k: entry.k, m: entry.m, blockSize: entry.blockSize },
-      backend,
-      { ...options, journalDir: join(session.home, 'volumes', entry.id, 'journal') },
-    );
-    return {
-      volume,
-      close: async () => {
-        try {
-          await volume.close();
-        } finally {
-          await closeBackend(backend);
-        }
-      },
-    };
-  } catch (err) {
-    await closeBackend(backend);
-    throw err;
-  }
+  return Volume.open(
+    { id, key, k: entry.k, m: entry.m, blockSize: entry.blockSize },
+    await session.stores.backend(entry.k + entry.m),
+    { ...options, journalDir: join(session.home, 'volumes', entry.id, 'journal') },
+  );
 }

@@ -15,13 +15,24 @@ export function storesDir(home: string, env: NodeJS.ProcessEnv = process.env): s
   return env.CAIRN_STORES || join(home, 'stores');
 }
 
-export async function localBackend(home: string, count: number): Promise<Backend> {
-  const dir = storesDir(home);
-  const stores: ShardStore[] = [];
-  for (let i = 0; i < count; i++) stores.push(await FileStore.open(join(dir, `store-${i}`)));
-  return new Backend(stores);
-}
+/** The stores of the local backend, each opened once per process however many volumes use it. */
+export class LocalStores {
+  readonly #dir: string;
+  readonly #open: ShardStore[] = [];
 
-export async function closeBackend(backend: Backend): Promise<void> {
-  await Promise.all(backend.stores.map((s) => s.close()));
+  constructor(home: string) {
+    this.#dir = storesDir(home);
+  }
+
+  /** A backend over the first `count` stores (a volume's n; the catalog's CATALOG_STORES). */
+  async backend(count: number): Promise<Backend> {
+    while (this.#open.length < count) {
+      this.#open.push(await FileStore.open(join(this.#dir, `store-${this.#open.length}`)));
+    }
+    return new Backend(this.#open.slice(0, count));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#open.splice(0).map((s) => s.close()));
+  }
 }

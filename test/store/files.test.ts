@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { shardId, type ShardId } from '../../src/crypto/index.js';
+import { describe, expect, it } from 'vitest';
+import type { ShardId } from '../../src/crypto/index.js';
 import {
   FileStore,
   type FileStoreOptions,
@@ -11,6 +11,7 @@ import {
   StoreUnavailableError,
 } from '../../src/store/index.js';
 import { shardStoreConformance, type StoreHarness } from './conformance.js';
+import { storeTestKit } from './kit.js';
 import {
   type HeadsOutcome,
   labelledShard,
@@ -86,24 +87,7 @@ function deadPid(): number {
 }
 
 describe('FileStore', () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-  const dirForTest = async () => {
-    const dir = await tempDir();
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    return dir;
-  };
-  const openForTest = async (dir: string, options?: FileStoreOptions) => {
-    const store = await FileStore.open(dir, options);
-    cleanups.push(() => store.close());
-    return store;
-  };
-  const shard = (text: string) => {
-    const bytes = new TextEncoder().encode(text);
-    return { id: shardId(bytes), bytes };
-  };
+  const { dirForTest, openForTest, shard } = storeTestKit('files', (dir, options?: FileStoreOptions) => FileStore.open(dir, options));
   const volumeId = 'c0ffee'.padEnd(32, '0');
 
   it('keeps a default id across reopen; openers racing on a new directory agree on it', async () => {

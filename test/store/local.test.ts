@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { Level } from 'level';
-import { afterEach, describe, expect, it } from 'vitest';
-import { shardId, type ShardId } from '../../src/crypto/index.js';
+import { describe, expect, it } from 'vitest';
+import type { ShardId } from '../../src/crypto/index.js';
 import {
   LocalStore,
   type LocalStoreOptions,
@@ -14,6 +14,7 @@ import {
   StoreUnavailableError,
 } from '../../src/store/index.js';
 import { shardStoreConformance, type StoreHarness } from './conformance.js';
+import { storeTestKit } from './kit.js';
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'cairn-store-'));
@@ -74,24 +75,7 @@ shardStoreConformance('LocalStore', ({ capacity }) => localHarness({ capacity })
 });
 
 describe('LocalStore', () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-  const dirForTest = async () => {
-    const dir = await tempDir();
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    return dir;
-  };
-  const openForTest = async (dir: string, options?: LocalStoreOptions) => {
-    const store = await LocalStore.open(dir, options);
-    cleanups.push(() => store.close());
-    return store;
-  };
-  const shard = (text: string) => {
-    const bytes = new TextEncoder().encode(text);
-    return { id: shardId(bytes), bytes };
-  };
+  const { dirForTest, openForTest, shard, onCleanup } = storeTestKit('store', (dir, options?: LocalStoreOptions) => LocalStore.open(dir, options));
 
   it('refuses a second open of the same directory in this process, naming the directory', async () => {
     const dir = await dirForTest();
@@ -119,7 +103,7 @@ describe('LocalStore', () => {
       ],
       { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    cleanups.push(async () => {
+    onCleanup(async () => {
       if (holder.exitCode === null) {
         holder.kill();
         await once(holder, 'exit');

@@ -31,26 +31,26 @@ async function mountByName(name: string, dir: string, flags: MountFlags) {
   const session = await openSession(flags.passphraseFile);
   try {
     const entry = await session.catalog.get(name);
-    const opened = await openVolume(session, entry, { readOnly: flags.readOnly, forceTakeover: flags.forceTakeover });
+    const volume = await openVolume(session, entry, { readOnly: flags.readOnly, forceTakeover: flags.forceTakeover });
     try {
-      const mounted = await mountVolume(opened.volume.fs, dir, { force: flags.force, readOnly: flags.readOnly });
+      const mounted = await mountVolume(volume.fs, dir, { force: flags.force, readOnly: flags.readOnly });
       return {
-        volume: opened.volume,
+        volume,
         stop: async () => {
           try {
-            if (!flags.readOnly) await opened.volume.commit();
+            if (!flags.readOnly) await volume.commit();
           } finally {
             try {
               await mounted.unmount();
             } finally {
-              await opened.close();
+              await volume.close();
               await session.close();
             }
           }
         },
       };
     } catch (err) {
-      await opened.close();
+      await volume.close();
       throw err;
     }
   } catch (err) {

@@ -116,7 +116,7 @@ export function registerVolume(program: Command): void {
     .action(async (name: string, flags: { passphraseFile?: string; json?: boolean }) => {
       const info = await withSession(flags, async (s) => {
         const entry = await s.catalog.get(name);
-        const { volume: v, close } = await openVolume(s, entry, { readOnly: true });
+        const v = await openVolume(s, entry, { readOnly: true });
         try {
           const lease = await v.lease();
           let files = 0;
@@ -134,7 +134,7 @@ export function registerVolume(program: Command): void {
             mounted_by: lease && lease.expiresAtMs > Date.now() ? lease.holder : null,
           };
         } finally {
-          await close();
+          await v.close();
         }
       });
       if (flags.json) {
@@ -161,7 +161,7 @@ export function registerVolume(program: Command): void {
       }
       const removed = await withSession(flags, async (s) => {
         const entry = await s.catalog.get(name);
-        const { volume: v, close } = await openVolume(s, entry, { readOnly: true });
+        const v = await openVolume(s, entry, { readOnly: true });
         try {
           const lease = await v.lease();
           if (lease && lease.expiresAtMs > Date.now()) throw new VolumeBusyError(lease);
@@ -173,7 +173,7 @@ export function registerVolume(program: Command): void {
           await Promise.all(refs.map((r) => v.backend.deleteStripe(r)));
           return refs.length;
         } finally {
-          await close();
+          await v.close();
         }
       });
       process.stdout.write(`Removed volume ${name} (${removed} stripes deleted)\n`);

@@ -1,0 +1,38 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import { shardId } from '../../src/crypto/index.js';
+import type { ShardStore } from '../../src/store/index.js';
+
+/**
+ * What a backend's own tests (beside the conformance suite) need: temp
+ * directories and open stores that are removed and closed after each test,
+ * pass or fail, and shards made from text.
+ */
+export function storeTestKit<O, S extends ShardStore>(prefix: string, open: (dir: string, options?: O) => Promise<S>) {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return {
+    /** Runs `fn` after this test, pass or fail (newest first). */
+    onCleanup: (fn: () => Promise<unknown>) => {
+      cleanups.push(fn);
+    },
+    dirForTest: async () => {
+      const dir = await mkdtemp(join(tmpdir(), `cairn-${prefix}-`));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      return dir;
+    },
+    openForTest: async (dir: string, options?: O) => {
+      const store = await open(dir, options);
+      cleanups.push(() => store.close());
+      return store;
+    },
+    shard: (text: string) => {
+      const bytes = new TextEncoder().encode(text);
+      return { id: shardId(bytes), bytes };
+    },
+  };
+}
