@@ -4,15 +4,23 @@
  */
 import { join } from 'node:path';
 import { unwrapKey } from '../crypto/index.js';
-import { CATALOG_STORES, Catalog, type CatalogEntry, LocalStores, resolveHome, unlockKeyring } from '../cluster/index.js';
+import {
+  Backends,
+  type CatalogEntry,
+  Catalogs,
+  type StoreProvider,
+  parseBackendSpec,
+  resolveHome,
+  unlockKeyring,
+} from '../cluster/index.js';
 import { type OpenOptions, Volume } from '../volume/index.js';
 import { readPassphrase } from './passphrase.js';
 
 export interface Session {
   home: string;
   masterKey: Uint8Array;
-  stores: LocalStores;
-  catalog: Catalog;
+  backends: Backends;
+  catalogs: Catalogs;
   close(): Promise<void>;
 }
 
@@ -25,17 +33,18 @@ export async function openSession(passphraseFile?: string): Promise<Session> {
     prompt: 'Passphrase: ',
   });
   const keyring = await unlockKeyring(home, passphrase);
-  const stores = new LocalStores(home);
+  const providers: Partial<Record<'peers' | 'bucket', StoreProvider>> = {};
+  const backends = new Backends(home, providers);
   return {
     home,
     masterKey: keyring.masterKey,
-    stores,
-    catalog: new Catalog(await stores.backend(CATALOG_STORES), keyring.masterKey),
-    close: () => stores.close(),
+    backends,
+    catalogs: new Catalogs(backends, keyring.masterKey),
+    close: () => backends.close(),
   };
 }
 
-/** The volume opened on its own backend (the session's first n stores). */
+/** The volume opened on its own backend. */
 export async function openVolume(
   session: Session,
   entry: CatalogEntry,
@@ -45,7 +54,7 @@ export async function openVolume(
   const key = unwrapKey(session.masterKey, new Uint8Array(Buffer.from(entry.wrappedKey, 'base64')), id);
   return Volume.open(
     { id, key, k: entry.k, m: entry.m, blockSize: entry.blockSize },
-    await session.stores.backend(entry.k + entry.m),
+    await session.backends.open(parseBackendSpec(entry.backend), entry.k + entry.m),
     { ...options, journalDir: join(session.home, 'volumes', entry.id, 'journal') },
   );
 }

@@ -8,6 +8,7 @@ import { deriveKey, volumeKeys } from '../crypto/index.js';
 import { CairnError } from '../errors/index.js';
 import { StaleHeadError } from '../store/index.js';
 import { type Backend, BackendError, decodeHead, encodeHead } from '../volume/index.js';
+import { type Backends, catalogHomes, parseBackendSpec } from './backends.js';
 
 export interface CatalogEntry {
   name: string;
@@ -16,7 +17,8 @@ export interface CatalogEntry {
   k: number;
   m: number;
   blockSize: number;
-  backend: 'local';
+  /** The backend spec: local, peers or bucket:B1[,B2…]. */
+  backend: string;
   /** The volume key wrapped by the master key (base64). */
   wrappedKey: string;
   createdMs: number;
@@ -84,7 +86,15 @@ export class Catalog {
 
   async #read(): Promise<{ entries: CatalogEntry[]; seq: number }> {
     let best: { entries: CatalogEntry[]; seq: number } | undefined;
-    for (const r of await this.#backend.each((s) => s.getHead(this.#idHex))) {
+    const results = await this.#backend.each((s) => s.getHead(this.#idHex));
+    const failed = results.filter((r) => r.status === 'rejected');
+    // An empty answer from stores that were not reached would hide every volume: say so instead.
+    if (failed.length === results.length) {
+      throw new BackendError(`the catalog is unreachable: ${(failed[0] as PromiseRejectedResult).reason?.message}`, {
+        cause: (failed[0] as PromiseRejectedResult).reason,
+      });
+    }
+    for (const r of results) {
       if (r.status !== 'fulfilled' || !r.value) continue;
       try {
         const head = decodeHead(r.value.body, this.#keys, this.#id);
@@ -96,5 +106,74 @@ export class Catalog {
       }
     }
     return best ?? { entries: [], seq: 0 };
+  }
+}
+
+/**
+ * Every catalog this machine can reach, as one: `local`, the peers, and each
+ * configured bucket. A volume is written to each catalog of its backend
+ * (catalogHomes) and found in any of them.
+ */
+export class Catalogs {
+  readonly #backends: Backends;
+  readonly #masterKey: Uint8Array;
+  readonly #open = new Map<string, Catalog>();
+
+  constructor(backends: Backends, masterKey: Uint8Array) {
+    this.#backends = backends;
+    this.#masterKey = masterKey;
+  }
+
+  async #catalog(home: string): Promise<Catalog> {
+    let catalog = this.#open.get(home);
+    if (!catalog) {
+      catalog = new Catalog(await this.#backends.catalogBackend(home), this.#masterKey);
+      this.#open.set(home, catalog);
+    }
+    return catalog;
+  }
+
+  /** Volumes of every reachable home, each once; the homes that could not be read are named in `unreachable`. */
+  async list(): Promise<{ entries: CatalogEntry[]; unreachable: { home: string; error: Error }[] }> {
+    const entries = new Map<string, CatalogEntry>();
+    const unreachable: { home: string; error: Error }[] = [];
+    for (const home of await this.#backends.homes()) {
+      try {
+        for (const e of await (await this.#catalog(home)).list()) if (!entries.has(e.id)) entries.set(e.id, e);
+      } catch (err) {
+        unreachable.push({ home, error: err as Error });
+      }
+    }
+    return { entries: [...entries.values()], unreachable };
+  }
+
+  async get(name: string): Promise<CatalogEntry> {
+    const { entries, unreachable } = await this.list();
+    const entry = entries.find((e) => e.name === name);
+    if (entry) return entry;
+    if (unreachable.length > 0) {
+      throw new BackendError(
+        `no volume named "${name}" in the reachable catalogs; unreachable: ${unreachable.map((u) => `${u.home} (${u.error.message})`).join(', ')}`,
+      );
+    }
+    throw new VolumeNotFoundError(name);
+  }
+
+  /** Lists `entry` in every catalog of its backend; refused when the name is taken in any reachable one. */
+  async add(entry: CatalogEntry): Promise<void> {
+    const { entries } = await this.list();
+    if (entries.some((e) => e.name === entry.name)) throw new VolumeExistsError(entry.name);
+    for (const home of catalogHomes(parseBackendSpec(entry.backend))) {
+      await (await this.#catalog(home)).update((list) => {
+        if (list.some((e) => e.name === entry.name)) throw new VolumeExistsError(entry.name);
+        return [...list, entry];
+      });
+    }
+  }
+
+  async remove(entry: CatalogEntry): Promise<void> {
+    for (const home of catalogHomes(parseBackendSpec(entry.backend))) {
+      await (await this.#catalog(home)).update((list) => list.filter((e) => e.id !== entry.id));
+    }
   }
 }

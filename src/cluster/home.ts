@@ -22,7 +22,7 @@ export function resolveHome(env: NodeJS.ProcessEnv = process.env): string {
 
 export const keyringPath = (home: string) => join(home, 'keyring');
 
-async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const temp = `${path}.tmp-${process.pid}`;
   const file = await open(temp, 'w', 0o600);
   try {

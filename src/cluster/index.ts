@@ -1,4 +1,20 @@
-export { Catalog, type CatalogEntry, VolumeExistsError, VolumeNotFoundError } from './catalog.js';
+export {
+  type BackendSpec,
+  Backends,
+  type StoreProvider,
+  catalogHomes,
+  formatBackendSpec,
+  parseBackendSpec,
+} from './backends.js';
+export { Catalog, type CatalogEntry, Catalogs, VolumeExistsError, VolumeNotFoundError } from './catalog.js';
 export { KeyringExistsError, NoKeyringError } from './errors.js';
-export { type InitResult, initKeyring, keyringPath, resolveHome, rewriteKeyring, unlockKeyring } from './home.js';
+export {
+  type InitResult,
+  initKeyring,
+  keyringPath,
+  resolveHome,
+  rewriteKeyring,
+  unlockKeyring,
+  writeFileAtomic,
+} from './home.js';
 export { CATALOG_STORES, LocalStores, storesDir } from './local.js';

@@ -25,25 +25,57 @@ export class BackendError extends CairnError {
   }
 }
 
+/** What placement may know of a store beyond the ShardStore contract. */
+export interface StoreTraits {
+  /** Failure domain; default: the store is its own zone. */
+  zone?: string;
+  /** False while the store is known to be unreachable, so new stripes are placed around it. */
+  up?(): boolean;
+}
+
 export class Backend {
   readonly stores: readonly ShardStore[];
   readonly #byId: Map<string, ShardStore>;
-  readonly #infos: StoreInfo[];
+  readonly #traits: Map<string, StoreTraits>;
 
-  constructor(stores: readonly ShardStore[]) {
+  constructor(stores: readonly ShardStore[], traits: ReadonlyMap<string, StoreTraits> = new Map()) {
     this.stores = stores;
     this.#byId = new Map(stores.map((s) => [s.id, s]));
-    // Each local store is its own failure domain; peers and buckets bring real zones later.
-    this.#infos = stores.map((s) => ({ id: s.id, zone: s.id, capacity: null, used: 0, up: true }));
+    this.#traits = new Map(traits);
   }
 
-  /** Puts every shard on its placed store; at least k+1 must land (k when m = 0), else the stripe is refused. */
+  store(id: string): ShardStore | undefined {
+    return this.#byId.get(id);
+  }
+
+  zoneOf(id: string): string {
+    return this.#traits.get(id)?.zone ?? id;
+  }
+
+  isUp(id: string): boolean {
+    return this.#traits.get(id)?.up?.() ?? true;
+  }
+
+  #infos(): StoreInfo[] {
+    return this.stores.map((s) => ({ id: s.id, zone: this.zoneOf(s.id), capacity: null, used: 0, up: this.isUp(s.id) }));
+  }
+
+  /**
+   * Puts every shard on its placed store, around stores known to be down; at
+   * least k+1 must land (k when m = 0), else the stripe is refused. Slots that
+   * did not land are '' in the ref: that is the record repair works from.
+   */
   async putStripe(sealed: SealedStripe): Promise<BlockRef> {
     const { descriptor, shards } = sealed;
-    const placement = place(descriptor.shardIds[0], this.#infos, descriptor, { shardSize: shards[0].length });
+    const placement = place(descriptor.shardIds[0], this.#infos(), descriptor, {
+      shardSize: shards[0].length,
+      allowDegraded: true,
+    });
     const stores = placement.stores.map((id) => id ?? '');
     const results = await Promise.allSettled(
-      shards.map((shard, i) => this.#byId.get(stores[i])!.put(descriptor.shardIds[i], shard)),
+      shards.map((shard, i) =>
+        stores[i] ? this.#byId.get(stores[i])!.put(descriptor.shardIds[i], shard) : Promise.reject(new BackendError('no store up for this shard')),
+      ),
     );
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (results.length - failed.length < descriptor.k + Math.min(1, descriptor.m)) {
@@ -67,7 +99,9 @@ export class Backend {
     const d = decodeDescriptor(ref.descriptor);
     const n = d.k + d.m;
     const shards: (Uint8Array | null)[] = new Array(n).fill(null);
-    const candidates = ref.stores.flatMap((id, i) => (id && this.#byId.has(id) ? [i] : []));
+    // Stores known to be down are asked last: only when the others cannot make k.
+    const present = ref.stores.flatMap((id, i) => (id && this.#byId.has(id) ? [i] : []));
+    const candidates = [...present.filter((i) => this.isUp(ref.stores[i])), ...present.filter((i) => !this.isUp(ref.stores[i]))];
     let next = 0;
     let good = 0;
     let bad: unknown;

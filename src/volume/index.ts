@@ -1,4 +1,4 @@
-export { Backend, BackendError } from './backend.js';
+export { Backend, BackendError, type StoreTraits } from './backend.js';
 export { type Attr, type Errno, FsError, type StatFs, type VolumeFs } from './fs-types.js';
 export { VolumeFileSystem } from './fs.js';
 export { HeadError, decodeHead, encodeHead } from './head.js';

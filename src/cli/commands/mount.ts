@@ -30,7 +30,7 @@ interface MountFlags {
 async function mountByName(name: string, dir: string, flags: MountFlags) {
   const session = await openSession(flags.passphraseFile);
   try {
-    const entry = await session.catalog.get(name);
+    const entry = await session.catalogs.get(name);
     const volume = await openVolume(session, entry, { readOnly: flags.readOnly, forceTakeover: flags.forceTakeover });
     try {
       const mounted = await mountVolume(volume.fs, dir, { force: flags.force, readOnly: flags.readOnly });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { newKey, wrapKey } from '../../crypto/index.js';
-import { type CatalogEntry, VolumeExistsError, VolumeNotFoundError } from '../../cluster/index.js';
+import { type BackendSpec, type CatalogEntry, formatBackendSpec, parseBackendSpec } from '../../cluster/index.js';
 import { UsageError } from '../../errors/index.js';
 import { VolumeBusyError } from '../../volume/index.js';
 import { asFlag, parseCode, parseSize, parseVolumeName } from '../parse.js';
@@ -16,6 +16,17 @@ const MAX_BLOCK = 16 * 2 ** 20;
 
 const human = (bytes: number) =>
   bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
+
+/**
+ * 4+2 spreads over local stores or peers; a single bucket is already durable
+ * (the provider replicates), so there a stripe is one sealed shard (1+0, no
+ * parity overhead); over n buckets, n-1+1 survives losing any one of them.
+ */
+function defaultCode(backend: BackendSpec): { k: number; m: number } {
+  if (backend.kind !== 'bucket') return { k: 4, m: 2 };
+  const n = backend.buckets.length;
+  return n === 1 ? { k: 1, m: 0 } : { k: n - 1, m: 1 };
+}
 
 async function withSession<T>(flags: { passphraseFile?: string }, fn: (s: Session) => Promise<T>): Promise<T> {
   const session = await openSession(flags.passphraseFile);
@@ -50,41 +61,48 @@ export function registerVolume(program: Command): void {
 
   volume
     .command('create <name>')
-    .description('create a volume (sealed, coded, on the local backend)')
-    .option('--code <k+m>', 'data + parity shards per stripe', asFlag(parseCode), { k: 4, m: 2 })
+    .description('create a volume (sealed and coded on the mounting machine; stores see only ciphertext)')
+    .option('--code <k+m>', 'data + parity shards per stripe (default 4+2; 1+0 on one bucket, n-1+1 over n buckets)', asFlag(parseCode))
     .option('--block-size <size>', 'bytes per block (a power of two, 64KiB..16MiB)', asFlag(parseSize), DEFAULT_BLOCK_SIZE)
-    .option('--backend <backend>', 'where the shards go: local (n directories in $CAIRN_STORES)', 'local')
+    .option(
+      '--backend <backend>',
+      'where the shards go: local (n directories in $CAIRN_STORES), peers (the cluster\'s storage peers), bucket:B[,B2…] (`cairn bucket add`)',
+      asFlag(parseBackendSpec),
+      { kind: 'local' },
+    )
     .option(...passphraseOption)
     .option('--json', 'print the result as JSON')
-    .action(async (rawName: string, flags: { code: { k: number; m: number }; blockSize: number; backend: string; passphraseFile?: string; json?: boolean }) => {
+    .action(async (rawName: string, flags: { code?: { k: number; m: number }; blockSize: number; backend: BackendSpec; passphraseFile?: string; json?: boolean }) => {
       const name = parseVolumeName(rawName);
       const bs = flags.blockSize;
       if (bs < MIN_BLOCK || bs > MAX_BLOCK || (bs & (bs - 1)) !== 0) {
         throw new UsageError(`--block-size must be a power of two from 64KiB to 16MiB, got ${bs}`);
       }
-      if (flags.backend !== 'local') {
-        throw new UsageError(`unknown backend "${flags.backend}": only "local" is available (peers and buckets come later)`);
+      const code = flags.code ?? defaultCode(flags.backend);
+      if (flags.backend.kind === 'bucket' && flags.backend.buckets.length > 1 && code.k + code.m !== flags.backend.buckets.length) {
+        throw new UsageError(
+          `--code ${code.k}+${code.m} has ${code.k + code.m} shards but --backend names ${flags.backend.buckets.length} buckets: each shard of a stripe goes to its own bucket`,
+        );
       }
       const entry = await withSession(flags, async (s) => {
         const id = randomBytes(16);
         const created: CatalogEntry = {
           name,
           id: id.toString('hex'),
-          k: flags.code.k,
-          m: flags.code.m,
+          k: code.k,
+          m: code.m,
           blockSize: bs,
-          backend: 'local',
+          backend: formatBackendSpec(flags.backend),
           wrappedKey: Buffer.from(wrapKey(s.masterKey, newKey(), id)).toString('base64'),
           createdMs: Date.now(),
         };
-        await s.catalog.update((entries) => {
-          if (entries.some((e) => e.name === name)) throw new VolumeExistsError(name);
-          return [...entries, created];
-        });
+        // Opening the backend first checks it can hold the code (enough peers, the buckets exist here).
+        await s.backends.open(flags.backend, code.k + code.m);
+        await s.catalogs.add(created);
         return created;
       });
       if (flags.json) process.stdout.write(`${JSON.stringify(describe(entry))}\n`);
-      else process.stdout.write(`Created volume ${name} (${entry.k}+${entry.m}, ${human(bs)} blocks, local backend)\n`);
+      else process.stdout.write(`Created volume ${name} (${entry.k}+${entry.m}, ${human(bs)} blocks, ${entry.backend} backend)\n`);
     });
 
   volume
@@ -93,7 +111,11 @@ export function registerVolume(program: Command): void {
     .option(...passphraseOption)
     .option('--json', 'print a JSON array')
     .action(async (flags: { passphraseFile?: string; json?: boolean }) => {
-      const entries = await withSession(flags, (s) => s.catalog.list());
+      const entries = await withSession(flags, async (s) => {
+        const { entries: found, unreachable } = await s.catalogs.list();
+        for (const u of unreachable) process.stderr.write(`cairn: warning: the ${u.home} catalog is unreachable (${u.error.message}); its volumes are not listed\n`);
+        return found;
+      });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(entries.map(describe))}\n`);
         return;
@@ -115,7 +137,7 @@ export function registerVolume(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (name: string, flags: { passphraseFile?: string; json?: boolean }) => {
       const info = await withSession(flags, async (s) => {
-        const entry = await s.catalog.get(name);
+        const entry = await s.catalogs.get(name);
         const v = await openVolume(s, entry, { readOnly: true });
         try {
           const lease = await v.lease();
@@ -160,15 +182,12 @@ export function registerVolume(program: Command): void {
         if (!(await confirm(`Remove volume ${name} and delete all its data? [y/N] `))) throw new UsageError('not removed');
       }
       const removed = await withSession(flags, async (s) => {
-        const entry = await s.catalog.get(name);
+        const entry = await s.catalogs.get(name);
         const v = await openVolume(s, entry, { readOnly: true });
         try {
           const lease = await v.lease();
           if (lease && lease.expiresAtMs > Date.now()) throw new VolumeBusyError(lease);
-          await s.catalog.update((entries) => {
-            if (!entries.some((e) => e.name === name)) throw new VolumeNotFoundError(name);
-            return entries.filter((e) => e.name !== name);
-          });
+          await s.catalogs.remove(entry);
           const refs = v.allRefs();
           await Promise.all(refs.map((r) => v.backend.deleteStripe(r)));
           return refs.length;
