@@ -11,7 +11,11 @@ export type KeyPurpose =
   | 'volume/head-signing'
   | 'volume/ids'
   | 'keyring/wrapping'
-  | 'cluster/catalog';
+  | 'cluster/catalog'
+  /** Seed of the Noise keypair every keyring holder uses to reach the peers. */
+  | 'cluster/member'
+  /** The hyperswarm topic the cluster's peers announce on. */
+  | 'cluster/topic';
 
 export function deriveKey(parent: Uint8Array, purpose: KeyPurpose, length = 32): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', parent, new Uint8Array(0), `cairn/v1/${purpose}`, length));

@@ -1,13 +1,7 @@
-import { isShardId, shardId, type ShardId } from '../crypto/index.js';
+import { shardId, type ShardId } from '../crypto/index.js';
 import { UsageError } from '../errors/index.js';
-import {
-  InvalidShardIdError,
-  OperationAbortedError,
-  ShardCorruptError,
-  ShardNotFoundError,
-  shortId,
-  StoreUnavailableError,
-} from './errors.js';
+import { ShardCorruptError, ShardNotFoundError, shortId } from './errors.js';
+import { OperationGate, checkShardId } from './gate.js';
 import {
   checkVolumeId,
   copyHead,
@@ -40,8 +34,7 @@ export const DEFAULT_LIST_LIMIT = 1000;
  */
 export abstract class StoreBase implements ShardStore {
   abstract readonly id: string;
-  #closing: Promise<void> | undefined;
-  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #gate = new OperationGate(() => this.id);
 
   /** Store bytes that hash to id and belong to the store. Must count a re-put once. */
   protected abstract putShard(id: ShardId, bytes: Uint8Array, signal?: AbortSignal): Promise<void>;
@@ -164,39 +157,14 @@ export abstract class StoreBase implements ShardStore {
   }
 
   close(): Promise<void> {
-    this.#closing ??= Promise.allSettled(this.#inflight).then(() => this.closeStore());
-    return this.#closing;
+    return this.#gate.close(() => this.closeStore());
   }
 
   #checkId(id: unknown): void {
-    if (typeof id !== 'string' || !isShardId(id)) throw new InvalidShardIdError(this.id, id);
+    checkShardId(this.id, id);
   }
 
-  /** Every operation, after its arguments are checked: the closed state, the signal, and close() waiting for it. */
-  async #run<T>(
-    operation: string,
-    options: StoreOptions | undefined,
-    work: (signal?: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    if (this.#closing) throw new StoreUnavailableError(this.id, 'it has been closed');
-    const signal = options?.signal;
-    if (signal?.aborted) throw new OperationAbortedError(this.id, operation, signal.reason);
-    const task = work(signal);
-    const forget = () => this.#inflight.delete(task);
-    this.#inflight.add(task);
-    task.then(forget, forget);
-    return signal ? untilAborted(task, signal, () => new OperationAbortedError(this.id, operation, signal.reason)) : task;
+  #run<T>(operation: string, options: StoreOptions | undefined, work: (signal?: AbortSignal) => Promise<T>): Promise<T> {
+    return this.#gate.run(operation, options, work);
   }
-}
-
-/**
- * Settles with `task`, or rejects as soon as `signal` aborts. The task itself
- * runs on (close() waits for it); backends look at the signal to stop early.
- */
-function untilAborted<T>(task: Promise<T>, signal: AbortSignal, aborted: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(aborted());
-    signal.addEventListener('abort', onAbort, { once: true });
-    task.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

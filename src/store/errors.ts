@@ -130,7 +130,7 @@ export class StaleHeadError extends CairnError {
     refused: HeadRecord,
     readonly currentEpoch: number,
     readonly currentSeq: number | null,
-    why: string,
+    readonly why: string,
   ) {
     super(
       'store.stale-head',
