@@ -16,7 +16,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // What Cairn runs on: fuse-native loads libfuse.so.2 (libfuse2) and mounts
 // through fusermount (fuse3); containers run under runc on a busybox rootfs.
 // The tests run sqlite3 inside volumes, and `cairn bench fuse` uses fio.
-const DEBIAN_PACKAGES = ['libfuse2', 'fuse3', 'runc', 'busybox-static', 'sqlite3', 'fio'];
+// The router's dev CA makes certificates with the openssl command.
+const DEBIAN_PACKAGES = ['libfuse2', 'fuse3', 'runc', 'busybox-static', 'sqlite3', 'fio', 'openssl'];
 
 const say = (line) => process.stderr.write(`setup: ${line}\n`);
 

@@ -3,6 +3,7 @@ import { packageVersion } from '../repo/index.js';
 import { registerBench } from './commands/bench.js';
 import { registerInit } from './commands/init.js';
 import { registerMount } from './commands/mount.js';
+import { registerRouter } from './commands/router.js';
 import { registerVolume } from './commands/volume.js';
 
 /** The whole `cairn` command tree. Commander errors are thrown, not exited, so main() picks exit codes. */
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerInit(program);
   registerVolume(program);
   registerMount(program);
+  registerRouter(program);
   registerBench(program);
   program.addHelpCommand('help [command]', 'show help for a command');
   return program;

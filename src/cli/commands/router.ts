@@ -1,0 +1,117 @@
+import { once } from 'node:events';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { resolveHome } from '../../cluster/index.js';
+import { UsageError } from '../../errors/index.js';
+import { ROUTER_DEFAULTS, ensureDevCa, issueCertificate, startRouter } from '../../router/index.js';
+import { asFlag, parseCount } from '../parse.js';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000 };
+
+/** "500ms", "5s", "2m", or a bare number of milliseconds. */
+function parseDuration(text: string): number {
+  const match = /^\s*(\d+)\s*(ms|s|m)?\s*$/.exec(text);
+  const ms = match ? Number(match[1]) * UNITS[match[2] ?? 'ms'] : Number.NaN;
+  if (!match || !Number.isSafeInteger(ms) || ms < 1) {
+    throw new UsageError(`"${text}" is not a duration; use e.g. 500ms, 5s, 2m`);
+  }
+  return ms;
+}
+
+/** A port to listen on; 0 lets the system pick one (printed once listening). */
+function parsePort(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n > 65535) throw new UsageError(`"${text}" is not a port number (0-65535)`);
+  return n;
+}
+
+function parseControlUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`"${text}" is not a URL; use e.g. http://127.0.0.1:7070`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--control needs an http(s) URL`);
+  return url.toString();
+}
+
+interface StartFlags {
+  routes?: string;
+  control?: string;
+  host: string;
+  listenTls: number;
+  metrics: number;
+  helloTimeout: number;
+  idleTimeout: number;
+  connectTimeout: number;
+  drainTimeout: number;
+  udpIdleTimeout: number;
+  healthInterval: number;
+  maxConnections: number;
+}
+
+const devDirs = (base: string) => ({ ca: join(base, 'ca'), certs: join(base, 'certs') });
+
+export function registerRouter(program: Command): void {
+  const router = program
+    .command('router')
+    .description('the entrypoint router: public names to app instances (TLS by SNI, TCP, UDP by port)')
+    .action(() => {
+      router.help({ error: true });
+    });
+
+  router
+    .command('start')
+    .description('run the router in the foreground (Ctrl-C or SIGTERM drains and stops)')
+    .option('--routes <file>', 'read the route table from FILE (JSON, docs/ROUTER.md); re-read when it changes')
+    .option('--control <url>', 'poll the control plane at URL/v1/routes every second', asFlag(parseControlUrl))
+    .option('--host <addr>', 'address every port binds', ROUTER_DEFAULTS.host)
+    .option('--listen-tls <port>', 'the TLS port, routed by SNI (0: any free port)', asFlag(parsePort), 8443)
+    .option('--metrics <port>', 'Prometheus /metrics port (0: any free port)', asFlag(parsePort), 9464)
+    .option('--hello-timeout <duration>', 'time a client has to send its ClientHello', asFlag(parseDuration), ROUTER_DEFAULTS.helloTimeoutMs)
+    .option('--idle-timeout <duration>', 'close a connection idle this long', asFlag(parseDuration), ROUTER_DEFAULTS.idleTimeoutMs)
+    .option('--connect-timeout <duration>', 'time to connect to an instance', asFlag(parseDuration), ROUTER_DEFAULTS.connectTimeoutMs)
+    .option('--drain-timeout <duration>', 'how long connections to a removed instance may go on', asFlag(parseDuration), ROUTER_DEFAULTS.drainTimeoutMs)
+    .option('--udp-idle-timeout <duration>', 'forget a UDP session idle this long', asFlag(parseDuration), ROUTER_DEFAULTS.udpIdleTimeoutMs)
+    .option('--health-interval <duration>', 'time between active health checks', asFlag(parseDuration), 2_000)
+    .option('--max-connections <n>', 'client connections at most', asFlag(parseCount), ROUTER_DEFAULTS.maxConnections)
+    .action(async (flags: StartFlags) => {
+      if (!!flags.routes === !!flags.control) throw new UsageError('give one of --routes FILE or --control URL');
+      const r = await startRouter({
+        host: flags.host,
+        tlsPort: flags.listenTls,
+        metricsPort: flags.metrics,
+        routesFile: flags.routes,
+        controlUrl: flags.control,
+        helloTimeoutMs: flags.helloTimeout,
+        idleTimeoutMs: flags.idleTimeout,
+        connectTimeoutMs: flags.connectTimeout,
+        drainTimeoutMs: flags.drainTimeout,
+        udpIdleTimeoutMs: flags.udpIdleTimeout,
+        health: { intervalMs: flags.healthInterval, timeoutMs: Math.min(flags.healthInterval, 1_000) },
+        maxConnections: flags.maxConnections,
+      });
+      const { tls, metrics, routes } = r.ports;
+      process.stdout.write(`router listening: tls ${r.host}:${tls}, metrics http://${r.host}:${metrics}/metrics\n`);
+      for (const [host, port] of Object.entries(routes)) process.stdout.write(`  ${host} on port ${port}\n`);
+      const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+      process.stderr.write(`${String(signal[0])}: draining for up to ${Math.min(flags.drainTimeout, 10_000)} ms\n`);
+      await r.close(Math.min(flags.drainTimeout, 10_000));
+      process.stdout.write('router stopped\n');
+    });
+
+  router
+    .command('cert <host...>')
+    .description('issue certificates for HOSTs from the local dev CA (made on first use) for tls-terminate routes')
+    .option('--dir <dir>', 'where the CA and certificates live (default $CAIRN_HOME/router)')
+    .action(async (hosts: string[], flags: { dir?: string }) => {
+      const dirs = devDirs(flags.dir ?? join(resolveHome(), 'router'));
+      const ca = await ensureDevCa(dirs.ca);
+      process.stdout.write(`dev CA certificate (give it to clients to trust): ${ca.cert}\n`);
+      for (const host of hosts) {
+        const issued = await issueCertificate(ca, host, dirs.certs);
+        process.stdout.write(`${issued.host}: cert ${issued.cert} key ${issued.key}\n`);
+      }
+    });
+}
