@@ -101,6 +101,12 @@ export function validateSpec(spec: ContainerSpec): void {
     }
   }
   if (spec.cwd !== undefined) checkContainerPath('cwd', spec.cwd);
+  const { cpus, memoryBytes } = spec.resources ?? {};
+  const badCpus = cpus !== undefined && !(cpus > 0 && cpus <= 1024);
+  const badMemory = memoryBytes !== undefined && !(Number.isSafeInteger(memoryBytes) && memoryBytes >= 2 ** 20);
+  if (badCpus || badMemory) {
+    throw new InvalidContainerSpecError('resources: cpus must be in (0, 1024], memoryBytes a whole number >= 1 MiB');
+  }
   for (const m of spec.mounts ?? []) {
     checkContainerPath('a mount target', m.target);
     if (m.target === '/') throw new InvalidContainerSpecError('cannot mount over the container root');
@@ -117,6 +123,16 @@ function bindMount(m: ContainerMount) {
     type: 'bind',
     source: m.source,
     options: ['rbind', m.readOnly ? 'rro' : 'rw', 'rnosuid', 'rnodev'],
+  };
+}
+
+// CFS: a container may use `cpus` times this period of CPU time per period.
+const CPU_PERIOD_US = 100_000;
+
+function limits(resources: ContainerSpec['resources']) {
+  return {
+    ...(resources?.memoryBytes ? { memory: { limit: resources.memoryBytes } } : {}),
+    ...(resources?.cpus ? { cpu: { period: CPU_PERIOD_US, quota: Math.ceil(resources.cpus * CPU_PERIOD_US) } } : {}),
   };
 }
 
@@ -141,10 +157,13 @@ export function ociConfig(spec: ContainerSpec, hostname: string): object {
     mounts: [...SYSTEM_MOUNTS, ...(spec.mounts ?? []).map(bindMount)],
     linux: {
       // A new network namespace holds only loopback: containers reach their
-      // volumes through mounts, and nothing here needs the network yet.
-      namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup'].map((type) => ({ type })),
+      // volumes through mounts. Apps run by node agents share the host's
+      // network instead, so the router reaches them on their ports.
+      namespaces: ['pid', ...(spec.network === 'host' ? [] : ['network']), 'ipc', 'uts', 'mount', 'cgroup'].map(
+        (type) => ({ type }),
+      ),
       // Deny all devices; runc still allows the standard ones (null, zero, random, tty...).
-      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      resources: { devices: [{ allow: false, access: 'rwm' }], ...limits(spec.resources) },
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
     },

@@ -126,8 +126,10 @@ async function run(runc: Runc, id: string, bundle: string, spec: ContainerSpec):
   });
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
-  child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+  // A long-running container's output goes to onOutput as it comes, not into memory.
+  const onOutput = spec.onOutput ?? ((stream, chunk) => (stream === 'stdout' ? stdout : stderr).push(chunk));
+  child.stdout?.on('data', (chunk: Buffer) => onOutput('stdout', chunk));
+  child.stderr?.on('data', (chunk: Buffer) => onOutput('stderr', chunk));
   const { code, signal } = await exited(child);
   const status = exitStatus(code, signal);
   return pipe

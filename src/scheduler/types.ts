@@ -32,6 +32,16 @@ export interface ContainerSpec {
   readonly runcRoot?: string;
   /** The runc binary; default: found in PATH, /usr/sbin or /sbin. */
   readonly runc?: string;
+  /**
+   * `none` (default): a network namespace of its own with only loopback.
+   * `host`: the host's network, so a server in the container is reachable on
+   * the host's addresses (node agents give each instance its own port).
+   */
+  readonly network?: 'none' | 'host';
+  /** Limits enforced by the kernel (cgroups): CPU time in cores, memory in bytes. */
+  readonly resources?: { readonly cpus?: number; readonly memoryBytes?: number };
+  /** With `stdio: 'pipe'`: each chunk of output as it arrives, instead of collecting it into the result. */
+  readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
 export interface ContainerResult {
