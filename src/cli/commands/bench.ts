@@ -1,9 +1,21 @@
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type CryptoRow, benchCrypto } from '../../../bench/crypto/index.js';
 import { type ErasureRow, benchErasure } from '../../../bench/erasure/index.js';
 import { benchFuse } from '../../../bench/fuse/index.js';
+import {
+  DEFAULT_INPUTS,
+  type DurabilityFlags,
+  benchDurability,
+  parseDurabilityFlags,
+  parseNumber,
+  parseSeed,
+  printReport,
+  renderChart,
+} from '../../../bench/durability/index.js';
 import type { Comparison } from '../../../bench/harness.js';
 import { type PipelineRow, benchPipeline } from '../../../bench/pipeline/index.js';
+import { UsageError } from '../../errors/index.js';
 import { asFlag, parseCount, parseSize } from '../parse.js';
 import { progressBar } from '../progress.js';
 import { printTable } from '../table.js';
@@ -97,6 +109,8 @@ export function registerBench(program: Command): void {
     baseline: 'libsodium-wrappers + reed-solomon-erasure wasm + the same SHA-256',
   });
 
+  addDurabilityBench(bench);
+
   bench
     .command('fuse')
     .description('through a mounted volume vs the local disk and a no-op FUSE filesystem: MB/s, IOPS, ratios')
@@ -128,5 +142,56 @@ export function registerBench(program: Command): void {
         ]),
       );
       process.stdout.write(`volume: RS 4+2, 1 MiB blocks, local backend; ${flags.size} bytes sequential\n`);
+    });
+}
+
+/** Models and a simulation, not a throughput comparison, so it has its own flags and output. */
+function addDurabilityBench(parent: Command): void {
+  const d = DEFAULT_INPUTS;
+  const number = asFlag((t) => parseNumber(t));
+  parent
+    .command('durability')
+    .description(
+      'annual probability of losing data per redundancy scheme: Backblaze period model, Markov chain and a seeded simulation; ' +
+        'overhead, repair traffic, an SVG chart, and the cheapest scheme reaching --target-nines',
+    )
+    .option(
+      '--scheme <scheme>',
+      `K+M code or Nx replication; repeat for several (default: ${d.schemes.join(' ')})`,
+      (v: string, all: string[]) => [...all, v],
+      [],
+    )
+    .option('--afr <rate>', 'annual failure rate of one peer (failures per peer-year)', number, d.afr)
+    .option('--repair-hours <hours>', "time to restore one failed peer's shards", number, d.repairHours)
+    .option('--peers <n>', 'peers in the cluster', asFlag(parseCount), d.peers)
+    .option('--zones <n>', 'zones the peers are spread over (a stripe keeps at most its share in one)', asFlag(parseCount), d.zones)
+    .option(
+      '--zone-failure-rate <rate>',
+      'whole-zone losses per zone per year (simulation only)',
+      asFlag((t) => parseNumber(t, { zero: true })),
+      d.zoneFailureRate,
+    )
+    .option('--volume-size <size>', 'bytes of data in the volume', asFlag(parseSize), d.volumeSize)
+    .option('--block-size <size>', 'data bytes per stripe (the volume block size)', asFlag(parseSize), d.blockSize)
+    .option('--trials <n>', 'simulated years per scheme', asFlag(parseCount), d.trials)
+    .option('--seed <n>', 'simulation seed (same seed, same output)', asFlag(parseSeed), d.seed)
+    .option('--target-nines <n>', 'nines of annual durability the answer line asks for', number, d.targetNines)
+    .option('--chart <path>', 'where to write the SVG chart', d.chart)
+    .option('--json', 'print one JSON object instead of a table')
+    .action(({ chart, json, ...flags }: DurabilityFlags & { chart: string; json?: boolean }) => {
+      const inputs = parseDurabilityFlags(flags);
+      const progress = progressBar();
+      const report = benchDurability(inputs, json ? undefined : progress.update);
+      progress.end();
+      try {
+        writeFileSync(chart, renderChart(report));
+      } catch (err) {
+        throw new UsageError(`cannot write the chart to ${chart} (${(err as Error).message}); give --chart a writable path`);
+      }
+      if (json) {
+        process.stdout.write(`${JSON.stringify({ ...report, chart })}\n`);
+        return;
+      }
+      printReport(report, chart);
     });
 }
