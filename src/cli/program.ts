@@ -1,8 +1,13 @@
 import { Command } from 'commander';
 import { packageVersion } from '../repo/index.js';
+import { registerApp } from './commands/app.js';
 import { registerBench } from './commands/bench.js';
+import { registerControl } from './commands/control.js';
 import { registerInit } from './commands/init.js';
+import { registerDev } from './commands/dev.js';
 import { registerMount } from './commands/mount.js';
+import { registerNode } from './commands/node.js';
+import { registerPeer } from './commands/peer.js';
 import { registerRouter } from './commands/router.js';
 import { registerVolume } from './commands/volume.js';
 
@@ -20,6 +25,11 @@ export function buildProgram(): Command {
   registerInit(program);
   registerVolume(program);
   registerMount(program);
+  registerPeer(program);
+  registerDev(program);
+  registerControl(program);
+  registerNode(program);
+  registerApp(program);
   registerRouter(program);
   registerBench(program);
   program.addHelpCommand('help [command]', 'show help for a command');

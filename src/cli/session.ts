@@ -8,6 +8,7 @@ import {
   Backends,
   type CatalogEntry,
   Catalogs,
+  PeerProvider,
   type StoreProvider,
   parseBackendSpec,
   resolveHome,
@@ -33,7 +34,9 @@ export async function openSession(passphraseFile?: string): Promise<Session> {
     prompt: 'Passphrase: ',
   });
   const keyring = await unlockKeyring(home, passphrase);
-  const providers: Partial<Record<'peers' | 'bucket', StoreProvider>> = {};
+  const providers: Partial<Record<'peers' | 'bucket', StoreProvider>> = {
+    peers: new PeerProvider(home, keyring.masterKey),
+  };
   const backends = new Backends(home, providers);
   return {
     home,
@@ -44,17 +47,21 @@ export async function openSession(passphraseFile?: string): Promise<Session> {
   };
 }
 
-/** The volume opened on its own backend. */
+/**
+ * The volume opened on its own backend. Its journal goes under `journalRoot`
+ * (default $CAIRN_HOME/volumes): node agents sharing a home keep their own.
+ */
 export async function openVolume(
   session: Session,
   entry: CatalogEntry,
-  options: Omit<OpenOptions, 'journalDir'>,
+  options: Omit<OpenOptions, 'journalDir'> & { journalRoot?: string },
 ): Promise<Volume> {
   const id = new Uint8Array(Buffer.from(entry.id, 'hex'));
   const key = unwrapKey(session.masterKey, new Uint8Array(Buffer.from(entry.wrappedKey, 'base64')), id);
+  const { journalRoot = join(session.home, 'volumes'), ...open } = options;
   return Volume.open(
     { id, key, k: entry.k, m: entry.m, blockSize: entry.blockSize },
     await session.backends.open(parseBackendSpec(entry.backend), entry.k + entry.m),
-    { ...options, journalDir: join(session.home, 'volumes', entry.id, 'journal') },
+    { ...open, journalDir: join(journalRoot, entry.id, 'journal') },
   );
 }

@@ -18,3 +18,4 @@ export {
   writeFileAtomic,
 } from './home.js';
 export { CATALOG_STORES, LocalStores, storesDir } from './local.js';
+export { type ClusterConfig, type PeerEntry, PeerProvider, bootstrapOf, clusterConfigPath, readClusterConfig, writeClusterConfig } from './peers.js';

@@ -5,19 +5,7 @@ import { mountVolume } from '../../../fuse/index.js';
 import { UsageError } from '../../errors/index.js';
 import { defaultRootfsDir, runContainer } from '../../scheduler/index.js';
 import { openSession, openVolume } from '../session.js';
-
-/** Resolves on the first SIGINT or SIGTERM (and stops listening). */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(signal);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
-}
+import { untilSignal } from '../signals.js';
 
 interface MountFlags {
   readOnly?: boolean;

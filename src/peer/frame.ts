@@ -1,0 +1,132 @@
+/**
+ * The peer wire format, version 1 (docs/FORMAT.md, "Peer frames"): every
+ * message is one frame on the Noise stream.
+ *
+ *   u32 BE  length of the rest (header + meta + body)
+ *   u8      version (1)
+ *   u8      type: an Op for requests, OK or ERROR for responses
+ *   u32 BE  request id (a response carries its request's)
+ *   u32 BE  meta length
+ *   …       meta: a UTF-8 JSON object
+ *   …       body: raw bytes (a shard, a head body), possibly empty
+ */
+import { CairnError } from '../errors/index.js';
+
+export const FRAME_VERSION = 1;
+/** The largest frame either side accepts: a 16 MiB block's shard with room to spare. */
+export const MAX_FRAME_BYTES = 17 * 2 ** 20;
+/** Meta is a few fields; anything bigger is hostile. */
+export const MAX_META_BYTES = 64 * 1024;
+const HEADER = 4 + 1 + 1 + 4 + 4;
+
+export enum Op {
+  Put = 1,
+  Get = 2,
+  Has = 3,
+  Delete = 4,
+  List = 5,
+  Stat = 6,
+  PutHead = 7,
+  GetHead = 8,
+  PutLease = 9,
+  GetLease = 10,
+  Scrub = 11,
+  Audit = 12,
+}
+export const OK = 0x80;
+export const ERROR = 0x81;
+
+export type Meta = Record<string, unknown>;
+
+export interface Frame {
+  type: number;
+  id: number;
+  meta: Meta;
+  body: Uint8Array;
+}
+
+/** The other side broke the format: the connection is closed, the peer keeps serving others. */
+export class FrameError extends CairnError {
+  constructor(message: string) {
+    super('peer.bad-frame', message);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Header and meta in one buffer; the body goes out as its own write, never copied. */
+export function encodeFrame(type: number, id: number, meta: Meta, body: Uint8Array = EMPTY): [Uint8Array, Uint8Array] {
+  const json = Buffer.from(JSON.stringify(meta));
+  const length = HEADER - 4 + json.length + body.length;
+  if (json.length > MAX_META_BYTES || length > MAX_FRAME_BYTES) {
+    throw new FrameError(`a frame of ${length} bytes is over the ${MAX_FRAME_BYTES}-byte limit`);
+  }
+  const head = Buffer.allocUnsafe(HEADER + json.length);
+  head.writeUInt32BE(length, 0);
+  head.writeUInt8(FRAME_VERSION, 4);
+  head.writeUInt8(type, 5);
+  head.writeUInt32BE(id, 6);
+  head.writeUInt32BE(json.length, 10);
+  json.copy(head, HEADER);
+  return [head, body];
+}
+
+/**
+ * Cuts a byte stream into frames. It never buffers more than one frame's
+ * worth, and throws FrameError at the first byte that breaks the format,
+ * before reading a frame that claims to be too big.
+ */
+export class FrameReader {
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+
+  push(chunk: Uint8Array): Frame[] {
+    this.#chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.#buffered += chunk.byteLength;
+    const frames: Frame[] = [];
+    for (;;) {
+      if (this.#buffered < 4) return frames;
+      const first = this.#peek(4);
+      const length = first.readUInt32BE(0);
+      if (length < HEADER - 4 || length > MAX_FRAME_BYTES) {
+        throw new FrameError(`frame length ${length} is outside ${HEADER - 4}..${MAX_FRAME_BYTES}`);
+      }
+      if (this.#buffered < 4 + length) return frames;
+      frames.push(decode(this.#take(4 + length)));
+    }
+  }
+
+  #peek(n: number): Buffer {
+    if (this.#chunks[0].length < n) this.#chunks = [Buffer.concat(this.#chunks)];
+    return this.#chunks[0];
+  }
+
+  #take(n: number): Buffer {
+    const all = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks);
+    const frame = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.#chunks = rest.length ? [rest] : [];
+    this.#buffered = rest.length;
+    return frame;
+  }
+}
+
+function decode(frame: Buffer): Frame {
+  const version = frame.readUInt8(4);
+  if (version !== FRAME_VERSION) throw new FrameError(`frame version ${version}; this peer speaks ${FRAME_VERSION}`);
+  const type = frame.readUInt8(5);
+  const id = frame.readUInt32BE(6);
+  const metaLength = frame.readUInt32BE(10);
+  if (metaLength > MAX_META_BYTES || HEADER + metaLength > frame.length) {
+    throw new FrameError(`meta length ${metaLength} does not fit the frame`);
+  }
+  let meta: unknown;
+  try {
+    meta = JSON.parse(frame.toString('utf8', HEADER, HEADER + metaLength));
+  } catch {
+    throw new FrameError('frame meta is not JSON');
+  }
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new FrameError('frame meta is not a JSON object');
+  // A copy, so the connection's receive buffers are not kept alive by a stored shard.
+  return { type, id, meta: meta as Meta, body: new Uint8Array(frame.subarray(HEADER + metaLength)) };
+}
