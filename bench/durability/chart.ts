@@ -8,7 +8,7 @@ import { describeInputs, ninesText } from './format.js';
 import type { DurabilityReport } from './index.js';
 import { nines } from './stats.js';
 
-const W = 820;
+const W = 860;
 const H = 500;
 const PLOT = { left: 80, right: 600, top: 70, bottom: 420 };
 
@@ -45,6 +45,8 @@ export function renderChart(report: DurabilityReport): string {
     return PLOT.bottom - (clamped / yMax) * (PLOT.bottom - PLOT.top);
   };
   const f = (v: number) => v.toFixed(1);
+  const rate = report.inputs.zone_failure_rate;
+  const zoneLosses = rate > 0 ? `, zone losses ${rate}/zone-year (simulation only)` : '';
 
   const out: string[] = [];
   out.push(
@@ -52,7 +54,8 @@ export function renderChart(report: DurabilityReport): string {
     `<title>Cairn durability by scheme</title>`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text class="title" x="${W / 2}" y="24" text-anchor="middle" font-size="16">Annual durability of a volume by redundancy scheme</text>`,
-    `<text class="subtitle" x="${W / 2}" y="44" text-anchor="middle">${esc(describeInputs(report.inputs))}</text>`,
+    `<text class="subtitle" x="${W / 2}" y="44" text-anchor="middle">` +
+      `${esc(describeInputs(report.inputs))}${zoneLosses}; ${report.inputs.trials} simulated years per scheme</text>`,
   );
 
   // Grid, ticks and axes.
