@@ -19,14 +19,19 @@ class BadRequest extends ControlError {
   }
 }
 
+// Past this the connection is cut instead of read to its end.
+const MAX_DRAIN_BYTES = 16 * MAX_BODY_BYTES;
+
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new BadRequest(`request body larger than ${MAX_BODY_BYTES} bytes`, 413);
-    chunks.push(chunk);
+    if (size > MAX_DRAIN_BYTES) req.destroy();
+    // Read an oversized body to its end (unkept), so the client is still listening for the 413.
+    else if (size <= MAX_BODY_BYTES) chunks.push(chunk);
   }
+  if (size > MAX_BODY_BYTES) throw new BadRequest(`request body larger than ${MAX_BODY_BYTES} bytes`, 413);
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {

@@ -12,6 +12,7 @@ import type { CertFiles } from './routes.js';
 import { ControlStore } from './store.js';
 
 export { ControlClient, DEFAULT_CONTROL_URL, controlUrl } from './client.js';
+export { API_VERSION } from './api.js';
 export type * from './api.js';
 export { ControlError, ControlProtocolError, ControlUnreachableError, NoSuchAppError } from './errors.js';
 export type { CertFiles, Route, RouteTable } from './routes.js';
