@@ -56,6 +56,10 @@ declare module 'hyperswarm' {
   export interface NoiseStream extends Duplex {
     remotePublicKey: Buffer;
     publicKey: Buffer;
+    /** Sends an empty message every ms while idle. */
+    setKeepAlive(ms: number): void;
+    /** Destroys the stream after ms without receiving anything. */
+    setTimeout(ms: number): void;
   }
   export interface PeerInfo {
     publicKey: Buffer;

@@ -70,3 +70,20 @@ export function parseVolumeName(text: string): string {
   }
   return text;
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** "500ms", "5s", "2m", "1h", or a bare number of milliseconds; at least 1 ms. */
+export function parseDuration(text: string): number {
+  const ms = parseDurationOrZero(text);
+  if (ms < 1) throw new UsageError(`"${text}" is not a duration; use e.g. 500ms, 5s, 2m`);
+  return ms;
+}
+
+/** Like parseDuration, and 0 is allowed ("never wait", "off"). */
+export function parseDurationOrZero(text: string): number {
+  const match = /^\s*(\d+)\s*(ms|s|m|h)?\s*$/.exec(text);
+  const ms = match ? Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms'] : Number.NaN;
+  if (!match || !Number.isSafeInteger(ms)) throw new UsageError(`"${text}" is not a duration; use e.g. 500ms, 5s, 2m, 1h`);
+  return ms;
+}

@@ -2,12 +2,14 @@ import { Command } from 'commander';
 import { packageVersion } from '../repo/index.js';
 import { registerApp } from './commands/app.js';
 import { registerBench } from './commands/bench.js';
+import { registerBucket } from './commands/bucket.js';
 import { registerControl } from './commands/control.js';
 import { registerInit } from './commands/init.js';
 import { registerDev } from './commands/dev.js';
 import { registerMount } from './commands/mount.js';
 import { registerNode } from './commands/node.js';
 import { registerPeer } from './commands/peer.js';
+import { registerRepair } from './commands/repair.js';
 import { registerRouter } from './commands/router.js';
 import { registerVolume } from './commands/volume.js';
 
@@ -25,8 +27,10 @@ export function buildProgram(): Command {
   registerInit(program);
   registerVolume(program);
   registerMount(program);
+  registerBucket(program);
   registerPeer(program);
   registerDev(program);
+  registerRepair(program);
   registerControl(program);
   registerNode(program);
   registerApp(program);

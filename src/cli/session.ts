@@ -3,6 +3,7 @@
  * opened, the catalog, and a volume by name.
  */
 import { join } from 'node:path';
+import { BucketProvider } from '../bucket/index.js';
 import { unwrapKey } from '../crypto/index.js';
 import {
   Backends,
@@ -36,6 +37,7 @@ export async function openSession(passphraseFile?: string): Promise<Session> {
   const keyring = await unlockKeyring(home, passphrase);
   const providers: Partial<Record<'peers' | 'bucket', StoreProvider>> = {
     peers: new PeerProvider(home, keyring.masterKey),
+    bucket: new BucketProvider(home, keyring.masterKey),
   };
   const backends = new Backends(home, providers);
   return {

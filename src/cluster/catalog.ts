@@ -74,6 +74,7 @@ export class Catalog {
       );
       const results = await this.#backend.each((s) =>
         s.putHead({ volumeId: this.#idHex, epoch: 0, seq: seq + 1, body }),
+        { quorum: true },
       );
       const accepted = results.filter((r) => r.status === 'fulfilled').length;
       if (accepted >= this.#backend.quorum) return next;
@@ -86,7 +87,7 @@ export class Catalog {
 
   async #read(): Promise<{ entries: CatalogEntry[]; seq: number }> {
     let best: { entries: CatalogEntry[]; seq: number } | undefined;
-    const results = await this.#backend.each((s) => s.getHead(this.#idHex));
+    const results = await this.#backend.each((s) => s.getHead(this.#idHex), { quorum: true });
     const failed = results.filter((r) => r.status === 'rejected');
     // An empty answer from stores that were not reached would hide every volume: say so instead.
     if (failed.length === results.length) {

@@ -101,7 +101,7 @@ export class PeerProvider implements StoreProvider {
     for (const p of config.peers) {
       const store = new PeerStore(network.link(p.key));
       stores.push(store);
-      traits.set(store.id, { zone: p.zone, up: () => store.up });
+      traits.set(store.id, { zone: p.zone, up: () => store.up, downForMs: () => store.downForMs });
     }
     return { network, backend: new Backend(stores, traits) };
   }

@@ -43,14 +43,22 @@ export class PeerLink {
   readonly #graceUntil = Date.now() + CONNECT_GRACE_MS;
   #connectedWaiters: (() => void)[] = [];
   #closed = false;
+  #everConnected = false;
+  #downSince = Date.now();
 
   constructor(key: string) {
     this.key = key;
     this.storeId = `peer:${key.slice(0, 16)}`;
   }
 
+  /** Connected, or still within its first connection's grace: placement should count on it. */
   get up(): boolean {
-    return this.#socket !== undefined;
+    return this.#socket !== undefined || (!this.#everConnected && Date.now() < this.#graceUntil);
+  }
+
+  /** 0 while connected; else how long since the link was made or last dropped. */
+  get downForMs(): number {
+    return this.#socket ? 0 : Date.now() - this.#downSince;
   }
 
   attach(socket: NoiseStream): void {
@@ -61,7 +69,10 @@ export class PeerLink {
     // A newer connection replaces the old one; the old one's requests fail and are retried by the caller.
     this.#socket?.destroy();
     this.#socket = socket;
+    this.#everConnected = true;
+    this.#downSince = 0;
     this.#reader = new FrameReader();
+    watchLiveness(socket);
     socket.on('data', (chunk: Uint8Array) => {
       if (this.#socket !== socket) return;
       let frames: Frame[];
@@ -81,6 +92,7 @@ export class PeerLink {
   #drop(socket: NoiseStream, why: string): void {
     if (this.#socket !== socket) return;
     this.#socket = undefined;
+    this.#downSince = Date.now();
     socket.destroy();
     for (const [id, p] of this.#pending) {
       this.#pending.delete(id);
@@ -161,6 +173,15 @@ export class PeerLink {
 /** Redial delays after a connection fails or drops: from the first to the cap, doubling. */
 const REDIAL_MIN_MS = 100;
 const REDIAL_MAX_MS = 2_000;
+
+/** Keepalives every KEEPALIVE_MS; a connection silent for DEAD_AFTER_MS is closed, so a killed peer shows as down. */
+const KEEPALIVE_MS = 1_000;
+const DEAD_AFTER_MS = 5_000;
+
+export function watchLiveness(socket: NoiseStream): void {
+  socket.setKeepAlive(KEEPALIVE_MS);
+  socket.setTimeout(DEAD_AFTER_MS);
+}
 
 /** How long a new connection has to answer its first request before it is redialled. */
 const PROBE_MS = 1_000;

@@ -8,6 +8,7 @@ import DHT, { type DHTServer, type KeyPair } from 'hyperdht';
 import type { NoiseStream } from 'hyperswarm';
 import type { Logger } from '../log/index.js';
 import { ShardCorruptError, type ShardStore } from '../store/index.js';
+import { watchLiveness } from './client.js';
 import { errorMeta } from './errors.js';
 import { ERROR, type Frame, FrameError, FrameReader, type Meta, OK, Op, encodeFrame } from './frame.js';
 
@@ -75,6 +76,7 @@ export class PeerServer {
     const { log } = this.#options;
     const remote = socket.remotePublicKey.toString('hex').slice(0, 16);
     this.#connections.add(socket);
+    watchLiveness(socket);
     log.info({ remote }, 'member connected');
     const reader = new FrameReader();
     let inflight = 0;

@@ -35,6 +35,10 @@ export class PeerStore implements ShardStore {
     return this.#link.up;
   }
 
+  get downForMs(): number {
+    return this.#link.downForMs;
+  }
+
   async #call(op: Op, name: string, meta: Meta, body: Uint8Array | undefined, options: StoreOptions | undefined, ctx: Omit<RequestContext, 'storeId'> = {}): Promise<Response> {
     return this.#gate.run(name, options, async (signal) => {
       try {

@@ -3,7 +3,7 @@
  * any k shards, and the small per-volume records (heads, leases) kept on
  * every store. All the waiting on several stores at once lives here.
  */
-import type { ShardStore } from '../store/index.js';
+import { ShardCorruptError, type ShardStore } from '../store/index.js';
 import { place, type StoreInfo } from '../placement/index.js';
 import {
   type SealedStripe,
@@ -16,6 +16,8 @@ import {
 import { CairnError } from '../errors/index.js';
 import type { BlockRef } from './meta.js';
 
+/** How long a quorum operation waits for the stragglers once a quorum has answered. */
+const QUORUM_GRACE_MS = 300;
 /** How long a read waits for its first k shards before asking one more store. */
 const HEDGE_MS = 250;
 
@@ -31,12 +33,16 @@ export interface StoreTraits {
   zone?: string;
   /** False while the store is known to be unreachable, so new stripes are placed around it. */
   up?(): boolean;
+  /** How long it has been unreachable (0 while up): repair waits a grace period before rebuilding around it. */
+  downForMs?(): number;
 }
 
 export class Backend {
   readonly stores: readonly ShardStore[];
   readonly #byId: Map<string, ShardStore>;
   readonly #traits: Map<string, StoreTraits>;
+  /** Shard ids a reader found damaged on their store: repair checks these first. */
+  readonly suspects = new Set<string>();
 
   constructor(stores: readonly ShardStore[], traits: ReadonlyMap<string, StoreTraits> = new Map()) {
     this.stores = stores;
@@ -54,6 +60,10 @@ export class Backend {
 
   isUp(id: string): boolean {
     return this.#traits.get(id)?.up?.() ?? true;
+  }
+
+  downForMs(id: string): number {
+    return this.#traits.get(id)?.downForMs?.() ?? 0;
   }
 
   #infos(): StoreInfo[] {
@@ -124,6 +134,7 @@ export class Backend {
             },
             (err: unknown) => {
               bad = err;
+              if (err instanceof ShardCorruptError) this.suspects.add(d.shardIds[i]);
               launch();
             },
           )
@@ -153,9 +164,43 @@ export class Backend {
     await Promise.allSettled(ref.stores.map((id, i) => (id ? this.#byId.get(id)?.delete(d.shardIds[i]) : undefined)));
   }
 
-  /** Runs `op` on every store; resolves with the settled results in store order. */
-  each<T>(op: (store: ShardStore) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
-    return Promise.allSettled(this.stores.map(op));
+  /**
+   * Runs `op` on every store; resolves with the results in store order once
+   * all have settled or, with `quorum`, QUORUM_GRACE_MS after a quorum has
+   * succeeded: a store that died without closing its connection must not hold
+   * up every commit. Results still pending then are rejections.
+   */
+  each<T>(op: (store: ShardStore) => Promise<T>, options: { quorum?: boolean } = {}): Promise<PromiseSettledResult<T>[]> {
+    if (!options.quorum) return Promise.allSettled(this.stores.map(op));
+    return new Promise((resolve) => {
+      const results: (PromiseSettledResult<T> | undefined)[] = new Array(this.stores.length).fill(undefined);
+      let settled = 0;
+      let ok = 0;
+      let timer: NodeJS.Timeout | undefined;
+      const finish = () => {
+        clearTimeout(timer);
+        resolve(
+          results.map(
+            (r, i) => r ?? { status: 'rejected', reason: new BackendError(`store ${this.stores[i].id} had not answered`) },
+          ),
+        );
+      };
+      this.stores.forEach((store, i) => {
+        op(store).then(
+          (value) => {
+            results[i] = { status: 'fulfilled', value };
+            ok++;
+          },
+          (reason: unknown) => {
+            results[i] = { status: 'rejected', reason };
+          },
+        ).finally(() => {
+          settled++;
+          if (settled === this.stores.length) finish();
+          else if (ok >= this.quorum && timer === undefined) timer = setTimeout(finish, QUORUM_GRACE_MS);
+        });
+      });
+    });
   }
 
   /** More than half of the stores: what a head or lease write needs to count. */

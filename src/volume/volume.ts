@@ -125,6 +125,8 @@ export class Volume {
   seq = 0;
   #holder = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
   #discards: BlockRef[] = [];
+  /** Repair moved shards of metadata stripes: the root must be written even with nothing else to commit. */
+  #rootMoved = false;
   #current?: Promise<void>;
   #next?: Promise<void>;
   #timers: NodeJS.Timeout[] = [];
@@ -201,15 +203,33 @@ export class Volume {
 
   /** Every stripe the committed state refers to: data blocks and metadata (for `volume rm`). */
   allRefs(): BlockRef[] {
-    const refs: BlockRef[] = [...this.#root.checkpoint, ...this.#root.segments.flat()];
-    for (const inode of this.fs.meta.inodes.values()) refs.push(...(inode.blocks?.values() ?? []));
-    return refs;
+    return this.stripes().map((s) => s.ref);
+  }
+
+  /** Every stripe of the committed state and its owner: the inode whose block it is, or null for metadata. */
+  stripes(): { ref: BlockRef; owner: number | null }[] {
+    const out: { ref: BlockRef; owner: number | null }[] = [...this.#root.checkpoint, ...this.#root.segments.flat()].map((ref) => ({ ref, owner: null }));
+    for (const [ino, inode] of this.fs.meta.inodes) {
+      for (const ref of inode.blocks?.values() ?? []) out.push({ ref, owner: ino });
+    }
+    return out;
+  }
+
+  /**
+   * Repair changed where some shards of these owners' stripes live (in place,
+   * in their refs): the next commit writes them out. Read-write only.
+   */
+  storesMoved(owners: Iterable<number | null>): void {
+    for (const owner of owners) {
+      if (owner === null) this.#rootMoved = true;
+      else this.fs.meta.changed.add(owner);
+    }
   }
 
   /** The live lease on the stores, if any (for `volume info` and `volume rm`). */
   async lease(): Promise<LeaseRecord | undefined> {
     let current: LeaseRecord | undefined;
-    for (const r of await this.backend.each((s) => s.getLease(this.idHex))) {
+    for (const r of await this.backend.each((s) => s.getLease(this.idHex), { quorum: true })) {
       if (r.status === 'fulfilled' && r.value && (!current || r.value.epoch > current.epoch)) current = r.value;
     }
     return current;
@@ -254,7 +274,7 @@ export class Volume {
   // ---- loading ----
 
   async #load(): Promise<void> {
-    const results = await this.backend.each((s) => s.getHead(this.idHex));
+    const results = await this.backend.each((s) => s.getHead(this.idHex), { quorum: true });
     let best: ReturnType<typeof decodeHead> | undefined;
     for (const r of results) {
       if (r.status !== 'fulfilled' || !r.value) continue;
@@ -307,7 +327,7 @@ export class Volume {
     const live = current && current.expiresAtMs > now && !crashedHere(current.holder);
     if (current && live && !this.#options.forceTakeover) throw new VolumeBusyError(current);
     let headEpoch = 0;
-    for (const r of await this.backend.each((s) => s.getHead(this.idHex))) {
+    for (const r of await this.backend.each((s) => s.getHead(this.idHex), { quorum: true })) {
       if (r.status === 'fulfilled' && r.value) headEpoch = Math.max(headEpoch, r.value.epoch);
     }
     this.epoch = Math.max(current?.epoch ?? 0, headEpoch) + 1;
@@ -316,7 +336,7 @@ export class Volume {
 
   async #putLease(expiresAtMs: number): Promise<void> {
     const lease: LeaseRecord = { volumeId: this.idHex, epoch: this.epoch, holder: this.#holder, expiresAtMs };
-    const results = await this.backend.each((s) => s.putLease(lease));
+    const results = await this.backend.each((s) => s.putLease(lease), { quorum: true });
     const accepted = results.filter((r) => r.status === 'fulfilled').length;
     if (accepted >= this.backend.quorum) return;
     const conflict = results.find(
@@ -360,9 +380,12 @@ export class Volume {
       return { blocks, changed, checkpoint, segment, discards, journalSeq: this.#journal?.lastSeq ?? 0 };
     });
     const { blocks, changed, segment, discards } = snap;
-    if (blocks.length === 0 && changed.size === 0 && discards.length === 0 && this.seq > 0) return;
+    const rootMoved = this.#rootMoved;
+    this.#rootMoved = false;
+    if (blocks.length === 0 && changed.size === 0 && discards.length === 0 && !rootMoved && this.seq > 0) return;
 
     const undo = () => {
+      this.#rootMoved ||= rootMoved;
       fs.data.restore(blocks);
       for (const ino of changed) meta.changed.add(ino);
       this.#discards.push(...discards);
@@ -406,6 +429,7 @@ export class Volume {
       if (snap.checkpoint) garbage.push(...this.#root.checkpoint, ...this.#root.segments.flat());
       this.#root = root;
     } catch (err) {
+      this.#rootMoved ||= rootMoved;
       for (const ino of changed) meta.changed.add(ino);
       for (const b of blocks) meta.changed.add(b.ino);
       this.#discards.push(...discards);
@@ -459,7 +483,7 @@ export class Volume {
   async #putHead(root: Root): Promise<void> {
     const seq = this.seq + 1;
     const body = encodeHead({ volumeId: this.config.id, epoch: this.epoch, seq, root: encodeRoot(root) }, this.keys);
-    const results = await this.backend.each((s) => s.putHead({ volumeId: this.idHex, epoch: this.epoch, seq, body }));
+    const results = await this.backend.each((s) => s.putHead({ volumeId: this.idHex, epoch: this.epoch, seq, body }), { quorum: true });
     const stale = results.find(
       (r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof StaleHeadError,
     );

@@ -6,8 +6,17 @@ import { UsageError } from '../../errors/index.js';
 import { defaultRootfsDir, runContainer } from '../../scheduler/index.js';
 import { openSession, openVolume } from '../session.js';
 import { untilSignal } from '../signals.js';
+import { asFlag, parseDurationOrZero } from '../parse.js';
+import { startRepairLoop } from '../../repair/index.js';
+import { repairSummary } from './repair.js';
+
+/** Defaults of the background repair: often enough to matter, with a grace long enough for a peer restart. */
+const REPAIR_EVERY_MS = 10 * 60_000;
+const REPAIR_GRACE_MS = 15 * 60_000;
 
 interface MountFlags {
+  repairEvery?: number;
+  repairGrace?: number;
   readOnly?: boolean;
   force?: boolean;
   forceTakeover?: boolean;
@@ -22,10 +31,21 @@ async function mountByName(name: string, dir: string, flags: MountFlags) {
     const volume = await openVolume(session, entry, { readOnly: flags.readOnly, forceTakeover: flags.forceTakeover });
     try {
       const mounted = await mountVolume(volume.fs, dir, { force: flags.force, readOnly: flags.readOnly });
+      const every = flags.repairEvery ?? REPAIR_EVERY_MS;
+      const repair =
+        flags.readOnly || every === 0
+          ? undefined
+          : startRepairLoop(volume, {
+              everyMs: every,
+              graceMs: flags.repairGrace ?? REPAIR_GRACE_MS,
+              onReport: (r) => process.stderr.write(`cairn: background repair of ${name}: ${repairSummary(r)}\n`),
+              onError: (err) => process.stderr.write(`cairn: background repair of ${name} failed: ${err.message}\n`),
+            });
       return {
         volume,
         stop: async () => {
           try {
+            await repair?.stop();
             if (!flags.readOnly) await volume.commit();
           } finally {
             try {
@@ -54,6 +74,8 @@ export function registerMount(program: Command): void {
     .option('--read-only', 'mount read-only (many read-only mounts may coexist with one writer)')
     .option('--force', 'mount over a non-empty directory')
     .option('--force-takeover', 'take the volume from a live read-write mount elsewhere (it is fenced off)')
+    .option('--repair-every <duration>', 'background repair pass interval of a read-write mount (0: off)', asFlag(parseDurationOrZero), REPAIR_EVERY_MS)
+    .option('--repair-grace <duration>', 'how long a store may be down before repair rebuilds its shards elsewhere', asFlag(parseDurationOrZero), REPAIR_GRACE_MS)
     .option('--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)')
     .action(async (name: string, dir: string, flags: MountFlags) => {
       const { volume, stop } = await mountByName(name, dir, flags);

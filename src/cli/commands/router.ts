@@ -4,19 +4,7 @@ import type { Command } from 'commander';
 import { resolveHome } from '../../cluster/index.js';
 import { UsageError } from '../../errors/index.js';
 import { ROUTER_DEFAULTS, ensureDevCa, issueCertificate, startRouter } from '../../router/index.js';
-import { asFlag, parseCount } from '../parse.js';
-
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000 };
-
-/** "500ms", "5s", "2m", or a bare number of milliseconds. */
-function parseDuration(text: string): number {
-  const match = /^\s*(\d+)\s*(ms|s|m)?\s*$/.exec(text);
-  const ms = match ? Number(match[1]) * UNITS[match[2] ?? 'ms'] : Number.NaN;
-  if (!match || !Number.isSafeInteger(ms) || ms < 1) {
-    throw new UsageError(`"${text}" is not a duration; use e.g. 500ms, 5s, 2m`);
-  }
-  return ms;
-}
+import { asFlag, parseCount, parseDuration } from '../parse.js';
 
 /** A port to listen on; 0 lets the system pick one (printed once listening). */
 function parsePort(text: string): number {

@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import { RepairError, type RepairReport, type ScrubReport, repairVolume, scrubVolume } from '../../repair/index.js';
+import { VolumeBusyError } from '../../volume/index.js';
+import { asFlag, parseCount, parseDurationOrZero } from '../parse.js';
+import { progressBar } from '../progress.js';
+import { openSession, openVolume } from '../session.js';
+
+const passphraseOption = ['--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)'] as const;
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+export function repairSummary(r: RepairReport): string {
+  return (
+    `${r.stripes} stripes checked, ${r.degraded} short of n: ${r.repaired} repaired (${r.shardsRebuilt} shards rebuilt, ${mib(r.bytesMoved)} moved)` +
+    (r.pending ? `, ${r.pending} still short (a store within its grace period, or no store to place on)` : '') +
+    (r.unrecoverable ? `, ${r.unrecoverable} UNREADABLE (fewer than k shards reachable: bring stores back)` : '')
+  );
+}
+
+function scrubSummary(r: ScrubReport): string {
+  const checked = r.peers.reduce((a, p) => a + p.checked, 0);
+  const bad = r.peers.flatMap((p) => p.bad.map((id) => `  ${p.store}: shard ${id.slice(0, 16)}… damaged at rest (deleted there)\n`));
+  const failed = r.auditFailures.map((f) => `  ${f.store}: shard ${f.shard.slice(0, 16)}… failed its audit: ${f.why}\n`);
+  const down = r.peers.filter((p) => p.error).map((p) => `  ${p.store}: not scrubbed: ${p.error}\n`);
+  return (
+    `peers re-hashed ${checked} shards, ${bad.length} damaged; audited ${r.shardsAudited} shards of ${r.stripesAudited} stripes, ${failed.length} failed\n` +
+    bad.join('') +
+    failed.join('') +
+    down.join('') +
+    (bad.length + failed.length > 0 ? 'run `cairn repair NAME` (or leave it to the read-write mount) to rebuild them\n' : '')
+  );
+}
+
+export function registerRepair(program: Command): void {
+  program
+    .command('repair <name>')
+    .description('bring every stripe of a volume back to n healthy shards (rebuilt from any k, placed on stores that are up)')
+    .option('--grace <duration>', 'wait this long for a store that is down before rebuilding around it', asFlag(parseDurationOrZero), 0)
+    .option('--json', 'print the summary as JSON')
+    .option(...passphraseOption)
+    .action(async (name: string, flags: { grace: number; json?: boolean; passphraseFile?: string }) => {
+      const session = await openSession(flags.passphraseFile);
+      try {
+        const entry = await session.catalogs.get(name);
+        const volume = await openVolume(session, entry, {}).catch((err: unknown) => {
+          throw err instanceof VolumeBusyError
+            ? new RepairError(`${err.message}; its mount repairs in the background (or stop it and run repair again)`, { cause: err })
+            : err;
+        });
+        try {
+          const progress = progressBar();
+          const report = await repairVolume(volume, { graceMs: flags.grace, onProgress: (d, t) => progress.update(d, t, 'stripes') });
+          progress.end();
+          if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+          else process.stdout.write(`${name}: ${repairSummary(report)}\n`);
+          if (report.unrecoverable > 0) process.exitCode = 1;
+        } finally {
+          await volume.close();
+        }
+      } finally {
+        await session.close();
+      }
+    });
+
+  program
+    .command('scrub <name>')
+    .description('have the peers re-hash what they hold, and audit a sample of the volume\'s shards with challenges')
+    .option('--audits <n>', 'stripes to audit (a random sample)', asFlag(parseCount), 32)
+    .option('--json', 'print the report as JSON')
+    .option(...passphraseOption)
+    .action(async (name: string, flags: { audits: number; json?: boolean; passphraseFile?: string }) => {
+      const session = await openSession(flags.passphraseFile);
+      try {
+        const entry = await session.catalogs.get(name);
+        const volume = await openVolume(session, entry, { readOnly: true });
+        try {
+          const progress = progressBar();
+          const report = await scrubVolume(volume, { audits: flags.audits, onProgress: progress.update });
+          progress.end();
+          if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+          else process.stdout.write(scrubSummary(report));
+        } finally {
+          await volume.close();
+        }
+      } finally {
+        await session.close();
+      }
+    });
+}

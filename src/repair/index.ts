@@ -1,0 +1,3 @@
+export { type RepairOptions, type RepairReport, RepairError, repairVolume } from './repair.js';
+export { type PeerScrub, type ScrubOptions, type ScrubReport, scrubVolume } from './scrub.js';
+export { type RepairLoopOptions, startRepairLoop } from './loop.js';
