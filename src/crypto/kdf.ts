@@ -15,7 +15,9 @@ export type KeyPurpose =
   /** Seed of the Noise keypair every keyring holder uses to reach the peers. */
   | 'cluster/member'
   /** The hyperswarm topic the cluster's peers announce on. */
-  | 'cluster/topic';
+  | 'cluster/topic'
+  /** Seals $CAIRN_HOME/buckets: bucket endpoints and their credentials. */
+  | 'cluster/buckets';
 
 export function deriveKey(parent: Uint8Array, purpose: KeyPurpose, length = 32): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', parent, new Uint8Array(0), `cairn/v1/${purpose}`, length));

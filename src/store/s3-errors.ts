@@ -18,15 +18,18 @@ export type BucketProblem =
   | 'server'
   | 'refused';
 
-/** A bucket that cannot serve a request; `problem` says why, the message says what to do. */
+/**
+ * A bucket that cannot serve a request; `problem` says why, the message says
+ * what to do, and `detail` is the message without the store's name.
+ */
 export class BucketUnavailableError extends StoreUnavailableError {
   constructor(
     storeId: string,
     readonly problem: BucketProblem,
-    reason: string,
+    readonly detail: string,
     options?: ErrorOptions,
   ) {
-    super(storeId, reason, options);
+    super(storeId, detail, options);
   }
 }
 

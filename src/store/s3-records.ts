@@ -60,10 +60,18 @@ export interface VolumeRecordsStore {
   update(volumeId: string, decide: Decide, signal?: AbortSignal): Promise<void>;
 }
 
-/** Reads the bucket's layout, or (first use) finds out what the server supports and writes it. */
-export async function openRecords(objects: BucketObjects, storeId: string, signal?: AbortSignal): Promise<VolumeRecordsStore> {
+/**
+ * The bucket's records by its layout record; without one, undefined, or with
+ * `create` (first use) finds out what the server supports and writes it.
+ */
+export async function openRecords(
+  objects: BucketObjects,
+  storeId: string,
+  { create, signal }: { create: boolean; signal?: AbortSignal },
+): Promise<VolumeRecordsStore | undefined> {
   let mode = await readLayout(objects, storeId, signal);
   if (mode === undefined) {
+    if (!create) return undefined;
     const probed: RecordsMode = (await conditionalWritesWork(objects, signal)) ? 'conditional' : 'epochs';
     const bytes = new TextEncoder().encode(JSON.stringify({ format: LAYOUT_FORMAT, records: probed }));
     // Where it can, only the first writer's layout stands; without conditions, racing first users probed the same server.

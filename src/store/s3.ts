@@ -16,6 +16,7 @@ export interface S3StoreOptions extends TransportOptions {
 }
 
 const SHARDS = 'shards/';
+
 const PAGE = 1000;
 
 /**
@@ -32,7 +33,7 @@ export class S3Store extends StoreBase {
   readonly id: string;
   readonly #transport: S3Transport;
   readonly #objects: BucketObjects;
-  #records: Promise<VolumeRecordsStore> | undefined;
+  #layout: Promise<VolumeRecordsStore> | undefined;
   /** One update of a volume's records at a time in this process; other processes are handled by the layout. */
   readonly #volumes = new KeyedSerial();
 
@@ -59,7 +60,7 @@ export class S3Store extends StoreBase {
 
   /** How this bucket keeps heads and leases (decided on first use, then fixed in its layout record). */
   async recordsMode(): Promise<RecordsMode> {
-    return (await this.#openRecords()).mode;
+    return (await this.#records(true))!.mode;
   }
 
   protected async putShard(id: ShardId, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
@@ -111,7 +112,9 @@ export class S3Store extends StoreBase {
   }
 
   protected async readVolume(volumeId: string, signal?: AbortSignal): Promise<VolumeRecords> {
-    return (await this.#openRecords()).read(volumeId, signal);
+    // A bucket without a layout record has never held records: reading does not create one.
+    const records = await this.#records(false);
+    return records ? records.read(volumeId, signal) : {};
   }
 
   protected updateVolume(
@@ -119,23 +122,31 @@ export class S3Store extends StoreBase {
     decide: (held: VolumeRecords) => VolumeRecords | undefined,
     signal?: AbortSignal,
   ): Promise<void> {
-    return this.#volumes.run(volumeId, async () => (await this.#openRecords()).update(volumeId, decide, signal));
+    return this.#volumes.run(volumeId, async () => (await this.#records(true))!.update(volumeId, decide, signal));
   }
 
   protected async closeStore(): Promise<void> {
     this.#transport.destroy();
   }
 
-  /** Shared by every operation, so no caller's signal cuts it short for the others. */
-  #openRecords(): Promise<VolumeRecordsStore> {
-    if (this.#records === undefined) {
-      const opening = openRecords(this.#objects, this.id);
-      this.#records = opening;
-      // A failed first look (the bucket was down) is tried again by the next operation.
-      opening.catch(() => {
-        if (this.#records === opening) this.#records = undefined;
-      });
+  /**
+   * The bucket's records layout, kept once known. Reading never creates it
+   * (a bucket without one holds no records); the first write decides it. A
+   * failed look is tried again by the next operation, and no caller's signal
+   * cuts the shared look short for the others.
+   */
+  async #records(create: boolean): Promise<VolumeRecordsStore | undefined> {
+    if (this.#layout) return this.#layout;
+    if (!create) {
+      const found = await openRecords(this.#objects, this.id, { create: false });
+      if (found) this.#layout ??= Promise.resolve(found);
+      return found;
     }
-    return this.#records;
+    const opening = openRecords(this.#objects, this.id, { create: true }).then((made) => made!);
+    this.#layout = opening;
+    opening.catch(() => {
+      if (this.#layout === opening) this.#layout = undefined;
+    });
+    return opening;
   }
 }

@@ -125,6 +125,16 @@ describe('S3Store', () => {
     }
   });
 
+  it('reading records writes nothing: a bucket gets its layout record with its first record', async () => {
+    const opts = options(plain);
+    const store = opened(opts);
+    expect(await store.getHead(volumeId)).toBeUndefined();
+    expect(await store.getLease(volumeId)).toBeUndefined();
+    expect(await keys(plain, opts.location)).toEqual([]);
+    await store.putLease(lease(1, 'mount-a'));
+    expect(await keys(plain, opts.location)).toEqual(['layout', expect.stringMatching(/^volumes\//)]);
+  });
+
   for (const [name, server] of [
     ['epoch records', plain],
     ['conditional records', conditional],
