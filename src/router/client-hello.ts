@@ -116,70 +116,105 @@ export function parseClientHelloBody(body: Buffer): string | undefined {
   return sni;
 }
 
+/** Chunks of bytes consumed from the front, copying each byte at most once (peeks copy only a few). */
+class Queue {
+  #parts: Buffer[] = [];
+  length = 0;
+
+  push(chunk: Buffer): void {
+    this.#parts.push(chunk);
+    this.length += chunk.length;
+  }
+
+  /** The first n bytes (n <= length), without consuming them. */
+  peek(n: number): Buffer {
+    const first = this.#parts[0];
+    if (first.length >= n) return first.subarray(0, n);
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    for (const part of this.#parts) {
+      filled += part.copy(out, filled, 0, Math.min(part.length, n - filled));
+      if (filled === n) break;
+    }
+    return out;
+  }
+
+  /** Removes and returns the first n bytes (n <= length). */
+  take(n: number): Buffer {
+    const out = this.peek(n);
+    let left = n;
+    while (left > 0) {
+      const part = this.#parts[0];
+      if (part.length <= left) {
+        this.#parts.shift();
+        left -= part.length;
+      } else {
+        this.#parts[0] = part.subarray(left);
+        left = 0;
+      }
+    }
+    this.length -= n;
+    return out;
+  }
+}
+
 /**
  * Feed it the bytes of a new connection as they arrive; it answers "more",
  * the ClientHello's SNI, or a rejection with the alert to send. Once it has
- * answered anything but "more", it must not be fed again.
+ * answered anything but "more", it must not be fed again. Work per push is
+ * proportional to the bytes pushed, however the client splits records.
  */
 export class ClientHelloReader {
-  #chunks: Buffer[] = [];
+  readonly #raw: Buffer[] = [];
   #total = 0;
+  readonly #unread = new Queue();
+  readonly #handshake = new Queue();
 
   push(chunk: Buffer): HelloResult {
-    this.#chunks.push(chunk);
+    if (chunk.length === 0) return { kind: 'more' };
+    this.#raw.push(chunk);
     this.#total += chunk.length;
-    const all = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, this.#total);
-    this.#chunks = [all];
-    const result = this.#parse(all);
-    if (result.kind === 'more' && this.#total > MAX_HELLO_BYTES) {
-      return reject('hello-too-large', Alert.handshakeFailure, `no complete ClientHello in ${this.#total} bytes`);
+    this.#unread.push(chunk);
+    if (this.#unread.peek(1)[0] !== RECORD_HANDSHAKE) {
+      return reject('not-tls', Alert.unexpectedMessage, 'the connection did not start with a TLS handshake record');
     }
-    return result;
-  }
-
-  #parse(all: Buffer): HelloResult {
-    const fragments: Buffer[] = [];
-    let handshakeLength = 0;
-    let pos = 0;
-    // Each pass consumes one whole record (at least 6 bytes), so this ends within MAX_HELLO_BYTES / 6 passes.
-    while (pos + 5 <= all.length) {
-      const type = all[pos];
-      const length = all.readUInt16BE(pos + 3);
-      if (type !== RECORD_HANDSHAKE || all[pos + 1] !== 3) {
-        return reject('not-tls', Alert.unexpectedMessage, 'the connection did not start with a TLS handshake record');
+    // Each pass consumes one whole record of at least 6 bytes from this push's bytes or earlier ones.
+    while (this.#unread.length >= 5) {
+      const header = this.#unread.peek(5);
+      const length = header.readUInt16BE(3);
+      if (header[0] !== RECORD_HANDSHAKE || header[1] !== 3) {
+        return reject('not-tls', Alert.unexpectedMessage, 'a record that is not a TLS handshake record');
       }
       if (length > MAX_RECORD) {
         return reject('record-overflow', Alert.recordOverflow, `a ${length}-byte record (TLS allows ${MAX_RECORD})`);
       }
       if (length === 0) return reject('malformed', Alert.decodeError, 'an empty handshake record');
-      if (pos + 5 + length > all.length) break;
-      fragments.push(all.subarray(pos + 5, pos + 5 + length));
-      handshakeLength += length;
-      pos += 5 + length;
-      const handshake = fragments.length === 1 ? fragments[0] : Buffer.concat(fragments, handshakeLength);
-      const verdict = this.#handshake(handshake, all);
+      if (this.#unread.length < 5 + length) break;
+      this.#handshake.push(this.#unread.take(5 + length).subarray(5));
+      const verdict = this.#judge();
       if (verdict) return verdict;
     }
-    if (pos === 0 && all.length >= 1 && all[0] !== RECORD_HANDSHAKE) {
-      return reject('not-tls', Alert.unexpectedMessage, 'the connection did not start with a TLS handshake record');
+    if (this.#total > MAX_HELLO_BYTES) {
+      return reject('hello-too-large', Alert.handshakeFailure, `no complete ClientHello in ${this.#total} bytes`);
     }
     return { kind: 'more' };
   }
 
   /** Judges the handshake bytes assembled so far; undefined means the ClientHello is not complete yet. */
-  #handshake(handshake: Buffer, all: Buffer): HelloResult | undefined {
-    if (handshake[0] !== HANDSHAKE_CLIENT_HELLO) {
-      return reject('malformed', Alert.unexpectedMessage, `first handshake message is type ${handshake[0]}, not ClientHello`);
+  #judge(): HelloResult | undefined {
+    const hs = this.#handshake;
+    if (hs.peek(1)[0] !== HANDSHAKE_CLIENT_HELLO) {
+      return reject('malformed', Alert.unexpectedMessage, `first handshake message is type ${hs.peek(1)[0]}, not ClientHello`);
     }
-    if (handshake.length < 4) return undefined;
-    const length = handshake.readUIntBE(1, 3);
+    if (hs.length < 4) return undefined;
+    const length = hs.peek(4).readUIntBE(1, 3);
     if (length > MAX_HELLO) {
       return reject('hello-too-large', Alert.handshakeFailure, `a ${length}-byte ClientHello (at most ${MAX_HELLO})`);
     }
-    if (handshake.length < 4 + length) return undefined;
+    if (hs.length < 4 + length) return undefined;
     try {
-      const sni = parseClientHelloBody(handshake.subarray(4, 4 + length));
-      return { kind: 'hello', sni, bytes: all };
+      const sni = parseClientHelloBody(hs.take(4 + length).subarray(4));
+      return { kind: 'hello', sni, bytes: Buffer.concat(this.#raw, this.#total) };
     } catch (err) {
       if (err instanceof Malformed) return reject('malformed', Alert.decodeError, err.message);
       throw err;
