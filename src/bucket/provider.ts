@@ -2,7 +2,9 @@
  * The bucket backend of a session: `--backend bucket:B1[,B2…]` opens one
  * S3Store per configured bucket (once per process, however many volumes and
  * catalogs use it). Each bucket is its own failure domain (zone = its name),
- * and is reported down while it fails, so new stripes are placed around it.
+ * is reported down while it fails, so new stripes are placed around it, and
+ * is durable: it keeps its own copies, so a stripe may be stored on k buckets
+ * while another is down (docs/BUCKETS.md).
  */
 import type { BackendSpec, StoreProvider } from '../cluster/index.js';
 import { CairnError, UsageError } from '../errors/index.js';
@@ -41,7 +43,7 @@ export class BucketProvider implements StoreProvider {
     }
     const stores = await Promise.all(spec.buckets.map((name) => this.#store(name)));
     const traits = new Map<string, StoreTraits>(
-      stores.map((store, i) => [store.id, { zone: spec.buckets[i], up: () => store.up }]),
+      stores.map((store, i) => [store.id, { zone: spec.buckets[i], up: () => store.up, downForMs: () => store.downForMs, durable: true }]),
     );
     return new Backend(stores, traits);
   }

@@ -19,6 +19,8 @@ export interface StoreShortage {
   readonly k: number;
   readonly m: number;
   readonly degradedAllowed: boolean;
+  /** The fewest usable stores a degraded placement accepts; default k + 1. */
+  readonly minimumDegraded?: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export class InsufficientStoresError extends CairnError implements StoreShortage
   readonly k: number;
   readonly m: number;
   readonly degradedAllowed: boolean;
-  /** k + 1: the fewest stores even a degraded placement accepts. */
+  /** The fewest stores even a degraded placement accepts: k + 1 unless the caller lowered it. */
   readonly minimumDegraded: number;
 
   constructor(s: StoreShortage) {
@@ -48,7 +50,7 @@ export class InsufficientStoresError extends CairnError implements StoreShortage
     this.k = s.k;
     this.m = s.m;
     this.degradedAllowed = s.degradedAllowed;
-    this.minimumDegraded = s.k + 1;
+    this.minimumDegraded = s.minimumDegraded ?? s.k + 1;
   }
 }
 
@@ -56,13 +58,13 @@ function shortageMessage(s: StoreShortage): string {
   const head =
     `need ${s.needed} distinct stores for ${s.k}+${s.m}, only ${s.usable} usable ` +
     `(${s.down} down, ${s.full} full, of ${s.total})`;
-  const min = s.k + 1;
+  const min = s.minimumDegraded ?? s.k + 1;
   if (s.m === 0) return `${head}; with no parity shards every store is required, so no degraded placement exists`;
   if (s.degradedAllowed) {
-    return (
-      `${head}; even a degraded placement needs at least k+1 = ${min} usable stores ` +
-      `(k to read the stripe back, one more so a single loss is not fatal)`
-    );
+    return min === s.k + 1
+      ? `${head}; even a degraded placement needs at least k+1 = ${min} usable stores ` +
+          `(k to read the stripe back, one more so a single loss is not fatal)`
+      : `${head}; even a degraded placement needs at least ${min} usable stores`;
   }
   const hint =
     s.usable >= min

@@ -33,8 +33,9 @@ export function place(
   let count = n;
   if (usable.length < n) {
     const degradedAllowed = options.allowDegraded === true;
-    // k+1, not k: a stripe born with exactly k shards is one loss from gone.
-    if (!degradedAllowed || m === 0 || usable.length < k + 1) {
+    // k+1, not k: a stripe born with exactly k shards is one loss from gone (unless the stores keep copies).
+    const minimum = options.minimumDegraded ?? k + 1;
+    if (!degradedAllowed || m === 0 || usable.length < minimum) {
       throw new InsufficientStoresError({
         needed: n,
         usable: usable.length,
@@ -44,6 +45,7 @@ export function place(
         k,
         m,
         degradedAllowed,
+        minimumDegraded: minimum,
       });
     }
     count = usable.length;

@@ -27,4 +27,10 @@ export interface PlaceOptions {
   shardSize: number;
   /** Accept fewer than n stores (but at least k+1), leaving the highest slots null. */
   allowDegraded?: boolean;
+  /**
+   * The fewest usable stores a degraded placement accepts: k+1 by default;
+   * k for stores that keep their own copies of what they hold (buckets), where
+   * k shards are as safe as the one shard of a single-bucket volume.
+   */
+  minimumDegraded?: number;
 }

@@ -29,6 +29,10 @@ export function validate(
   if (typeof shardSize !== 'number' || !Number.isFinite(shardSize) || shardSize <= 0) {
     fail(`shardSize must be a positive number of bytes, got ${String(shardSize)}`);
   }
+  const { minimumDegraded } = options;
+  if (minimumDegraded !== undefined && (!Number.isInteger(minimumDegraded) || minimumDegraded < k || minimumDegraded > k + m)) {
+    fail(`minimumDegraded must be an integer from k = ${k} to n = ${k + m}, got ${String(minimumDegraded)}`);
+  }
   if (!Array.isArray(stores)) fail('stores must be an array of StoreInfo');
 
   const seen = new Set<string>();

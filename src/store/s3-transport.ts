@@ -87,7 +87,9 @@ export class S3Transport {
   readonly #maxBackoffMs: number;
   readonly #recheckMs: number;
   readonly #agents: { destroy(): void }[];
+  /** The first failure of the current outage, and the latest one. */
   #downSince: number | undefined;
+  #lastFailure: number | undefined;
   #clock: ServerClock | undefined;
 
   constructor(storeId: string, location: S3Location, credentials: S3Credentials, options: TransportOptions = {}) {
@@ -136,7 +138,12 @@ export class S3Transport {
 
   /** False from a failed request until `recheckMs` has passed or a request succeeds. */
   get up(): boolean {
-    return this.#downSince === undefined || Date.now() - this.#downSince >= this.#recheckMs;
+    return this.#lastFailure === undefined || Date.now() - this.#lastFailure >= this.#recheckMs;
+  }
+
+  /** How long requests have been failing, with no success between (0 when the last one succeeded). */
+  get downForMs(): number {
+    return this.#downSince === undefined ? 0 : Date.now() - this.#downSince;
   }
 
   get clock(): ServerClock | undefined {
@@ -168,12 +175,14 @@ export class S3Transport {
           return call(options.abortable ? signal : undefined);
         });
         this.#downSince = undefined;
+        this.#lastFailure = undefined;
         return result;
       } catch (error) {
         if (signal?.aborted) throw error;
         const { problem, retryable, reason } = classify(error, this.location);
         if (!retryable || attempt >= attempts) {
-          this.#downSince = Date.now();
+          this.#lastFailure = Date.now();
+          this.#downSince ??= this.#lastFailure;
           const tries = attempt > 1 ? ` (${attempt} attempts)` : '';
           throw new BucketUnavailableError(this.#storeId, problem, `${what} failed: ${reason}${tries}`, { cause: error });
         }

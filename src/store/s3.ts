@@ -53,6 +53,11 @@ export class S3Store extends StoreBase {
     return this.#transport.up;
   }
 
+  /** How long the bucket has been failing (0 while it answers). */
+  get downForMs(): number {
+    return this.#transport.downForMs;
+  }
+
   /** The server's clock from its latest answer. */
   get serverClock(): ServerClock | undefined {
     return this.#transport.clock;

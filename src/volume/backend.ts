@@ -35,6 +35,12 @@ export interface StoreTraits {
   up?(): boolean;
   /** How long it has been unreachable (0 while up): repair waits a grace period before rebuilding around it. */
   downForMs?(): number;
+  /**
+   * It keeps what it acknowledges with redundancy of its own (a bucket): when
+   * every store does, a stripe may be stored on k of them while another is
+   * down, as safe as a single-bucket volume's one shard, until repair.
+   */
+  durable?: boolean;
 }
 
 export class Backend {
@@ -72,14 +78,18 @@ export class Backend {
 
   /**
    * Puts every shard on its placed store, around stores known to be down; at
-   * least k+1 must land (k when m = 0), else the stripe is refused. Slots that
-   * did not land are '' in the ref: that is the record repair works from.
+   * least k+1 must land (k when m = 0, or when every store is durable), else
+   * the stripe is refused. Slots that did not land are '' in the ref: that is
+   * the record repair works from.
    */
   async putStripe(sealed: SealedStripe): Promise<BlockRef> {
     const { descriptor, shards } = sealed;
+    const durable = this.stores.every((s) => this.#traits.get(s.id)?.durable === true);
+    const landed = descriptor.k + (durable ? 0 : Math.min(1, descriptor.m));
     const placement = place(descriptor.shardIds[0], this.#infos(), descriptor, {
       shardSize: shards[0].length,
       allowDegraded: true,
+      minimumDegraded: descriptor.m > 0 ? landed : undefined,
     });
     const stores = placement.stores.map((id) => id ?? '');
     const results = await Promise.allSettled(
@@ -88,7 +98,7 @@ export class Backend {
       ),
     );
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (results.length - failed.length < descriptor.k + Math.min(1, descriptor.m)) {
+    if (results.length - failed.length < landed) {
       throw new BackendError(
         `could not store a stripe: ${failed.length} of ${shards.length} shard puts failed (${failed[0]?.reason?.message})`,
         { cause: failed[0]?.reason },

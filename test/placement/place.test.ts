@@ -388,6 +388,26 @@ describe('too few usable stores: refuse or degrade', () => {
     expect(e.message).toContain('at least k+1 = 5');
   });
 
+  it('one bucket, 1+0: its one store; three buckets, 2+1: one per bucket, and with one down k = 2 when the caller allows it', () => {
+    const bucket = (id: string, up = true) => store(id, id, { capacity: null, up });
+    expect(place('k', [bucket('b1')], { k: 1, m: 0 }, opts).stores).toEqual(['b1']);
+    const three = [bucket('b1'), bucket('b2'), bucket('b3')];
+    for (const key of keys(50)) expect(new Set(place(key, three, { k: 2, m: 1 }, opts).stores).size).toBe(3);
+    const oneDown = [bucket('b1'), bucket('b2', false), bucket('b3')];
+    expect(() => place('k', oneDown, { k: 2, m: 1 }, { ...opts, allowDegraded: true })).toThrow(/at least k\+1 = 3/);
+    const p = place('k', oneDown, { k: 2, m: 1 }, { ...opts, allowDegraded: true, minimumDegraded: 2 });
+    expect(p).toMatchObject({ degraded: true });
+    expect([...p.stores.slice(0, 2)].sort()).toEqual(['b1', 'b3']);
+    expect(p.stores[2]).toBeNull();
+    const twoDown = [bucket('b1'), bucket('b2', false), bucket('b3', false)];
+    expect(() => place('k', twoDown, { k: 2, m: 1 }, { ...opts, allowDegraded: true, minimumDegraded: 2 })).toThrow(
+      /only 1 usable.*needs at least 2 usable stores/,
+    );
+    for (const bad of [1, 4, 2.5]) {
+      expect(() => place('k', three, { k: 2, m: 1 }, { ...opts, minimumDegraded: bad })).toThrow(/minimumDegraded must be an integer from k = 2 to n = 3/);
+    }
+  });
+
   it('a code without parity cannot be degraded', () => {
     const stores = fleet([2, 1]);
     expect(() => place('k', stores, { k: 4, m: 0 }, { ...opts, allowDegraded: true })).toThrow(
