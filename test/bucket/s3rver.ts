@@ -31,7 +31,7 @@ export const TEST_ACCOUNT: S3rverAccount = { accessKeyId: 'CAIRNTESTKEY', secret
 
 export class S3rverProcess {
   readonly directory: string;
-  readonly #options: S3rverOptions;
+  #options: S3rverOptions;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   port = 0;
@@ -67,9 +67,10 @@ export class S3rverProcess {
     return this.#child !== undefined;
   }
 
-  /** Starts it (again), on the same ports and directory as before. */
-  async restart(): Promise<void> {
+  /** Starts it (again), on the same ports and directory as before; `changes` alter its options from then on (new accounts). */
+  async restart(changes: Partial<S3rverOptions> = {}): Promise<void> {
     if (this.#child) throw new Error('s3rver is already running');
+    this.#options = { ...this.#options, ...changes };
     const config = {
       directory: this.directory,
       port: this.port,
