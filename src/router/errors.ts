@@ -10,16 +10,17 @@ export class RouteTableError extends CairnError {
   }
 }
 
-/** A route's listener could not be opened (port taken, no permission); the other routes keep working. */
-export class RouteListenError extends CairnError {
+/** A port could not be opened (taken, no permission). For a route's port, the other routes keep working. */
+export class ListenError extends CairnError {
   constructor(
-    readonly host: string,
+    readonly what: string,
+    readonly address: string,
     readonly port: number,
+    hint: string,
     cause: Error,
   ) {
-    super('router.listen', `cannot listen on port ${port} for ${host}: ${cause.message}; pick another listenPort`, {
-      cause,
-    });
+    const reason = (cause as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the port is in use' : cause.message;
+    super('router.listen', `cannot listen on ${address}:${port} for ${what}: ${reason}; ${hint}`, { cause });
   }
 }
 

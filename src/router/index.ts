@@ -4,4 +4,4 @@ export { parseRouteTable, parseRouteTableJson, readRouteTableFile } from './tabl
 export type { Balance, HealthCheck, Route, RouteInstance, RouteKind, RouteTable } from './types.js';
 export { ensureDevCa, issueCertificate } from './ca.js';
 export type { DevCa, IssuedCert } from './ca.js';
-export { DevCaError, RouteListenError, RouteTableError } from './errors.js';
+export { DevCaError, ListenError, RouteTableError } from './errors.js';

@@ -10,7 +10,7 @@ import type { Server } from 'node:http';
 import { type SecureContext, createSecureContext } from 'node:tls';
 import { type Logger, createLogger } from '../log/index.js';
 import { DEFAULT_EJECTION, type EjectionPolicy, type Instance, Pool } from './balancer.js';
-import { RouteListenError } from './errors.js';
+import { ListenError } from './errors.js';
 import type { Forwarder } from './forward.js';
 import { DEFAULT_HEALTH, HealthChecker, type HealthOptions } from './health.js';
 import { type Labels, RouterMetrics, serveMetrics } from './metrics.js';
@@ -69,7 +69,7 @@ export interface Router {
   readonly ports: RouterPorts;
   /** The table in force. */
   readonly table: RouteTable;
-  /** Checks and applies a table. Throws RouteTableError (nothing changed) or RouteListenError (the rest applied). */
+  /** Checks and applies a table. Throws RouteTableError (nothing changed) or ListenError (a route's port could not be opened; the rest applied). */
   setRoutes(table: RouteTable | unknown): Promise<void>;
   /** The Prometheus text of /metrics, for callers without the port. */
   metricsText(): string;
@@ -136,7 +136,7 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
     }
   };
 
-  const reconcilePorts = async (): Promise<RouteListenError[]> => {
+  const reconcilePorts = async (): Promise<ListenError[]> => {
     const wanted = new Map<number, Route>();
     for (const e of entries.values()) {
       if (!routedBySni(e.route) && e.route.listenPort !== undefined) wanted.set(e.route.listenPort, e.route);
@@ -150,7 +150,7 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
       l.retire();
       portListeners.delete(port);
     }
-    const failures: RouteListenError[] = [];
+    const failures: ListenError[] = [];
     for (const [port, route] of wanted) {
       if (portListeners.has(port)) continue;
       const l =
@@ -161,7 +161,7 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
         await l.listen(port, o.host);
         portListeners.set(port, l);
       } catch (err) {
-        const e = new RouteListenError(route.host, port, err as Error);
+        const e = new ListenError(`route ${route.host}`, o.host, port, 'pick another listenPort', err as Error);
         metrics.errors.inc({ route: route.host, reason: 'listen' });
         log.error({ route: route.host, port, err: (err as Error).message }, 'cannot open the route port');
         failures.push(e);
@@ -172,7 +172,7 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
   };
 
   /** Applies a checked table; returns the ports that could not be opened (the rest is in force). */
-  const apply = async (next: RouteTable, source: string): Promise<RouteListenError[]> => {
+  const apply = async (next: RouteTable, source: string): Promise<ListenError[]> => {
     const fresh = new Map<string, Entry>();
     for (const route of next.routes) {
       const old = entries.get(route.host);
@@ -236,15 +236,24 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
     [{}, tls.pending],
   ]);
 
+  /** Each stops a server accepting and resolves once its connections are gone (cut them to hurry it). */
   const closers: (() => Promise<void>)[] = [];
   try {
-    const tlsPort = await tls.listen(o.tlsPort ?? 0, o.host);
+    const tlsPort = await tls.listen(o.tlsPort ?? 0, o.host).catch((err: Error) => {
+      throw new ListenError('the TLS port', o.host, o.tlsPort ?? 0, 'pick another with --listen-tls', err);
+    });
     closers.push(() => tls.stop());
     let metricsServer: Server | undefined;
     if (o.metricsPort !== false) {
-      metricsServer = await serveMetrics(metrics.registry, o.host, o.metricsPort ?? 0);
+      metricsServer = await serveMetrics(metrics.registry, o.host, o.metricsPort ?? 0).catch((err: Error) => {
+        throw new ListenError('metrics', o.host, o.metricsPort || 0, 'pick another with --metrics', err);
+      });
       const server = metricsServer;
-      closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+      closers.push(() => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        return closed;
+      });
     }
     const ports = {
       tls: tlsPort,
@@ -273,14 +282,15 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
       for (const s of sources) s.stop();
       health.close();
       for (const t of drainTimers) clearTimeout(t);
-      await Promise.all([...closers.map((c) => c()), ...[...portListeners.values()].map(async (l) => l.retire())]);
+      const stopped = closers.map((c) => c());
+      for (const l of portListeners.values()) l.retire();
       const deadline = Date.now() + graceMs;
       // Bounded wait for open connections to end by themselves.
       while (Date.now() < deadline && tls.open + [...portListeners.values()].reduce((n, l) => n + l.open, 0) > 0) {
         await new Promise((r) => setTimeout(r, 50));
       }
       tls.destroyAll();
-      await Promise.all([...portListeners.values()].map((l) => l.close()));
+      await Promise.all([...stopped, ...[...portListeners.values()].map((l) => l.close())]);
       portListeners.clear();
       log.info('router stopped');
     };
@@ -315,8 +325,9 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
   } catch (err) {
     for (const s of sources) s.stop();
     health.close();
+    const stopped = closers.map((c) => c());
     tls.destroyAll();
-    await Promise.all(closers.map((c) => c()));
+    await Promise.all(stopped);
     await Promise.all([...portListeners.values()].map((l) => l.close()));
     throw err;
   }

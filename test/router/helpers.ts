@@ -161,9 +161,9 @@ export function tlsError(port: number, options: ConnectionOptions): Promise<Node
 }
 
 /** Sends one datagram from a fresh socket and waits for the first reply. */
-export async function udpRoundTrip(port: number, text: string, socket = createSocket('udp4')): Promise<string> {
+export async function udpRoundTrip(port: number, text: string, socket = createSocket('udp4'), timeoutMs = 5_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no UDP reply from ${port}`)), 5_000);
+    const timer = setTimeout(() => reject(new Error(`no UDP reply from ${port}`)), timeoutMs);
     socket.once('message', (msg) => {
       clearTimeout(timer);
       resolve(msg.toString());
