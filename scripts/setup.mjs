@@ -17,7 +17,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // through fusermount (fuse3); containers run under runc on a busybox rootfs.
 // The tests run sqlite3 inside volumes, and `cairn bench fuse` uses fio.
 // The router's dev CA makes certificates with the openssl command.
-const DEBIAN_PACKAGES = ['libfuse2', 'fuse3', 'runc', 'busybox-static', 'sqlite3', 'fio', 'openssl'];
+// `cairn bench pipeline --backend bucket` compares against rclone's crypt mount.
+const DEBIAN_PACKAGES = ['libfuse2', 'fuse3', 'runc', 'busybox-static', 'sqlite3', 'fio', 'openssl', 'rclone'];
 
 const say = (line) => process.stderr.write(`setup: ${line}\n`);
 

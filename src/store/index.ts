@@ -25,7 +25,7 @@ export { LocalStore, type LocalStoreOptions } from './local.js';
 export { FileStore, type FileStoreOptions } from './files.js';
 export { S3Store, type S3StoreOptions } from './s3.js';
 export { BucketUnavailableError, type BucketProblem } from './s3-errors.js';
-export { BucketObjects } from './s3-objects.js';
+export { BucketObjects, type ListEntry } from './s3-objects.js';
 export { type RecordsMode, conditionalWritesWork } from './s3-records.js';
 export { type S3Credentials, type S3Location, S3Transport, type ServerClock, type TransportOptions } from './s3-transport.js';
 export { LockTimeoutError, withLockFile } from './lockfile.js';

@@ -14,6 +14,7 @@ import {
   renderChart,
 } from '../../../bench/durability/index.js';
 import type { Comparison } from '../../../bench/harness.js';
+import { type BucketPipelineResult, benchBucketPipeline } from '../../../bench/pipeline/bucket.js';
 import { type PipelineRow, benchPipeline } from '../../../bench/pipeline/index.js';
 import { UsageError } from '../../errors/index.js';
 import { asFlag, parseCount, parseSize } from '../parse.js';
@@ -38,39 +39,72 @@ interface BenchSpec<Row extends Comparison> {
   label(row: Row): string[];
   run(flags: Flags, onProgress?: Progress): Promise<Row[]>;
   baseline: string;
+  /** More flags, and another measurement they select; `run` returns false to leave the default one to run. */
+  variant?: { options(command: Command): Command; run(raw: Record<string, unknown>, onProgress?: Progress): Promise<boolean> };
 }
 
 function addBench<Row extends Comparison>(parent: Command, spec: BenchSpec<Row>): void {
-  parent
+  const command = parent
     .command(spec.name)
     .description(spec.description)
     .option('--json', 'print one JSON object instead of a table')
     .option(`--${spec.sizeFlag.name} <size>`, spec.sizeFlag.help, asFlag(parseSize), spec.sizeFlag.default)
-    .option('--rounds <n>', 'alternating measurement rounds per side (the median is reported)', asFlag(parseCount), 5)
-    .action(async (raw: Record<string, unknown>) => {
-      const flags: Flags = {
-        json: raw.json as boolean | undefined,
-        rounds: raw.rounds as number,
-        size: raw[spec.sizeFlag.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] as number,
-      };
-      const progress = progressBar();
-      const results = await spec.run(flags, flags.json ? undefined : progress.update);
-      progress.end();
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ bench: spec.name, size: flags.size, results })}\n`);
-        return;
-      }
-      printTable(
-        [...spec.labels, 'ours MB/s', 'reference MB/s', 'ratio'],
-        results.map((r) => [
-          ...spec.label(r),
-          r.ours_MBps.toFixed(0),
-          r.reference_MBps.toFixed(0),
-          `${r.ratio.toFixed(2)}x`,
-        ]),
-      );
-      process.stdout.write(`reference: ${spec.baseline}; ${spec.sizeFlag.name} ${flags.size} bytes\n`);
-    });
+    .option('--rounds <n>', 'alternating measurement rounds per side (the median is reported)', asFlag(parseCount), 5);
+  spec.variant?.options(command);
+  command.action(async (raw: Record<string, unknown>) => {
+    if (await spec.variant?.run(raw)) return;
+    const flags: Flags = {
+      json: raw.json as boolean | undefined,
+      rounds: raw.rounds as number,
+      size: raw[spec.sizeFlag.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] as number,
+    };
+    const progress = progressBar();
+    const results = await spec.run(flags, flags.json ? undefined : progress.update);
+    progress.end();
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ bench: spec.name, size: flags.size, results })}\n`);
+      return;
+    }
+    printTable(
+      [...spec.labels, 'ours MB/s', 'reference MB/s', 'ratio'],
+      results.map((r) => [
+        ...spec.label(r),
+        r.ours_MBps.toFixed(0),
+        r.reference_MBps.toFixed(0),
+        `${r.ratio.toFixed(2)}x`,
+      ]),
+    );
+    process.stdout.write(`reference: ${spec.baseline}; ${spec.sizeFlag.name} ${flags.size} bytes\n`);
+  });
+}
+
+function parsePipelineBackend(text: string): 'memory' | 'bucket' {
+  if (text !== 'memory' && text !== 'bucket') throw new UsageError(`--backend must be memory or bucket, not "${text}"`);
+  return text;
+}
+
+function printBucketPipeline(result: BucketPipelineResult, size: number): void {
+  printTable(
+    ['system', 'mode', 'write returned MB/s', 'in bucket MB/s', 'returned s', 'in bucket s', 'acked before stored', 'read MB/s'],
+    result.rows.map((r) => [
+      r.system,
+      r.mode,
+      r.write_returned_MBps.toFixed(1),
+      r.in_bucket_MBps.toFixed(1),
+      r.write_returned_s.toFixed(2),
+      r.in_bucket_s.toFixed(2),
+      r.acknowledged_before_stored ? 'YES' : 'no',
+      r.read_MBps.toFixed(1),
+    ]),
+  );
+  for (const r of result.ratios) {
+    process.stdout.write(`cairn vs rclone crypt ${r.mode}: data in the bucket ${r.in_bucket.toFixed(2)}x as fast, cold reads ${r.read.toFixed(2)}x\n`);
+  }
+  const early = result.rows.filter((r) => r.acknowledged_before_stored).map((r) => `${r.system} ${r.mode}`);
+  if (early.length > 0) {
+    process.stdout.write(`acknowledged before the data was in the bucket: ${early.join('; ')} (write and fsync returned once the data was in a local cache)\n`);
+  }
+  process.stdout.write(`s3rver on 127.0.0.1; dd of ${size} bytes ending in fsync, then a cold read through a fresh mount; medians\n`);
 }
 
 export function registerBench(program: Command): void {
@@ -107,6 +141,32 @@ export function registerBench(program: Command): void {
     label: (r) => [r.op, r.mode, String(r.concurrency)],
     run: (f, onProgress) => benchPipeline({ blockSize: f.size, rounds: f.rounds, onProgress }),
     baseline: 'libsodium-wrappers + reed-solomon-erasure wasm + the same SHA-256',
+    variant: {
+      options: (command) =>
+        command
+          .option(
+            '--backend <backend>',
+            'memory: seal and open in memory (the default); bucket: a mounted volume on an S3 bucket (s3rver) vs rclone crypt over the same bucket',
+            asFlag(parsePipelineBackend),
+            'memory',
+          )
+          .option('--size <size>', 'with --backend bucket: bytes written per round', asFlag(parseSize), 64 * 2 ** 20),
+      run: async (raw) => {
+        if (raw.backend !== 'bucket') return false;
+        const progress = progressBar();
+        const json = raw.json === true;
+        const result = await benchBucketPipeline({
+          size: raw.size as number,
+          rounds: raw.rounds as number,
+          blockSize: raw.blockSize as number,
+          onProgress: json ? undefined : progress.update,
+        });
+        progress.end();
+        if (json) process.stdout.write(`${JSON.stringify({ bench: 'pipeline', backend: 'bucket', size: raw.size, ...result })}\n`);
+        else printBucketPipeline(result, raw.size as number);
+        return true;
+      },
+    },
   });
 
   addDurabilityBench(bench);
