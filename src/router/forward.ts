@@ -129,12 +129,14 @@ export async function forward(
       conn.destroy();
     });
   }
+  const toInstance = f.metrics.bytes.series({ route, direction: 'to_instance' });
+  const toClient = f.metrics.bytes.series({ route, direction: 'to_client' });
   if (head && head.length > 0) {
     socket.write(head);
-    f.metrics.bytes.inc({ route, direction: 'to_instance' }, head.length);
+    toInstance.add(head.length);
   }
   client.pipe(socket);
   socket.pipe(client);
-  client.on('data', (chunk: Buffer) => f.metrics.bytes.inc({ route, direction: 'to_instance' }, chunk.length));
-  socket.on('data', (chunk: Buffer) => f.metrics.bytes.inc({ route, direction: 'to_client' }, chunk.length));
+  client.on('data', (chunk: Buffer) => toInstance.add(chunk.length));
+  socket.on('data', (chunk: Buffer) => toClient.add(chunk.length));
 }

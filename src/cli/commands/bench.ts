@@ -20,6 +20,7 @@ import { UsageError } from '../../errors/index.js';
 import { asFlag, parseCount, parseSize } from '../parse.js';
 import { progressBar } from '../progress.js';
 import { printTable } from '../table.js';
+import { registerRouterBench } from './router.js';
 
 type Progress = (done: number, total: number, label: string) => void;
 
@@ -171,6 +172,7 @@ export function registerBench(program: Command): void {
 
   addDurabilityBench(bench);
 
+  registerRouterBench(bench);
   bench
     .command('fuse')
     .description('through a mounted volume vs the local disk and a no-op FUSE filesystem: MB/s, IOPS, ratios')

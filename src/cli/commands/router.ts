@@ -4,7 +4,10 @@ import type { Command } from 'commander';
 import { resolveHome } from '../../cluster/index.js';
 import { UsageError } from '../../errors/index.js';
 import { ROUTER_DEFAULTS, ensureDevCa, issueCertificate, startRouter } from '../../router/index.js';
+import { benchRouter } from '../../../bench/router/index.js';
 import { asFlag, parseCount, parseDuration } from '../parse.js';
+import { progressBar } from '../progress.js';
+import { printTable } from '../table.js';
 
 /** A port to listen on; 0 lets the system pick one (printed once listening). */
 function parsePort(text: string): number {
@@ -101,5 +104,45 @@ export function registerRouter(program: Command): void {
         const issued = await issueCertificate(ca, host, dirs.certs);
         process.stdout.write(`${issued.host}: cert ${issued.cert} key ${issued.key}\n`);
       }
+    });
+}
+
+/** `cairn bench router`, registered by the bench command next to the others. */
+export function registerRouterBench(bench: Command): void {
+  bench
+    .command('router')
+    .description('HTTPS req/s and latency through the router vs straight to the instance (passthrough, termination)')
+    .option('--json', 'print one JSON object instead of a table')
+    .option('--seconds <n>', 'seconds per measurement round per side', asFlag(parseCount), 2)
+    .option('--rounds <n>', 'alternating rounds per side (req/s: the median round; latency: all requests)', asFlag(parseCount), 3)
+    .option('--concurrency <n>', 'requests in flight at once', asFlag(parseCount), 8)
+    .action(async (flags: { json?: boolean; seconds: number; rounds: number; concurrency: number }) => {
+      const progress = progressBar();
+      const results = await benchRouter({ ...flags, onProgress: flags.json ? undefined : progress.update });
+      progress.end();
+      if (flags.json) {
+        const { seconds, rounds, concurrency } = flags;
+        process.stdout.write(`${JSON.stringify({ bench: 'router', seconds, rounds, concurrency, results })}\n`);
+        return;
+      }
+      printTable(
+        ['mode', 'connections', 'direct req/s', 'router req/s', 'ratio', 'p50 direct', 'p50 router', 'added', 'p99 direct', 'p99 router', 'added'],
+        results.map((r) => [
+          r.mode,
+          r.connections,
+          String(r.direct_rps),
+          String(r.router_rps),
+          `${r.ratio_rps.toFixed(2)}x`,
+          r.direct_p50_ms.toFixed(2),
+          r.router_p50_ms.toFixed(2),
+          r.added_p50_ms.toFixed(2),
+          r.direct_p99_ms.toFixed(2),
+          r.router_p99_ms.toFixed(2),
+          r.added_p99_ms.toFixed(2),
+        ]),
+      );
+      process.stdout.write(
+        `latency in ms; baseline: straight to the instance over HTTPS in the same run; ${flags.concurrency} in flight\n`,
+      );
     });
 }
