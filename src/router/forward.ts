@@ -21,7 +21,8 @@ export interface ForwardOptions {
 
 /** What a listener knows about the route a connection belongs to. */
 export interface ForwardTarget {
-  host: string;
+  /** The route's name in logs and metrics (see routeName). */
+  name: string;
   pool: Pool;
 }
 
@@ -66,9 +67,9 @@ export async function connectUpstream(
       return { socket, instance };
     } catch (err) {
       target.pool.failed(instance);
-      f.metrics.errors.inc({ route: target.host, reason: 'upstream_connect' });
+      f.metrics.errors.inc({ route: target.name, reason: 'upstream_connect' });
       f.log.warn(
-        { route: target.host, instance: instance.id, err: (err as Error).message, ejected: !target.pool.eligible(instance) },
+        { route: target.name, instance: instance.id, err: (err as Error).message, ejected: !target.pool.eligible(instance) },
         'cannot connect to instance',
       );
     }
@@ -93,12 +94,12 @@ export async function forward(
     return;
   }
   if (!upstream) {
-    f.metrics.errors.inc({ route: target.host, reason: 'no_instance' });
+    f.metrics.errors.inc({ route: target.name, reason: 'no_instance' });
     refuse();
     return;
   }
   const { socket, instance } = upstream;
-  const route = target.host;
+  const route = target.name;
   const conn: Closable = {
     destroy: () => {
       client.destroy();

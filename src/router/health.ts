@@ -10,7 +10,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { Logger } from '../log/index.js';
 import type { Instance, Pool } from './balancer.js';
-import type { HealthCheck, Route } from './types.js';
+import { type HealthCheck, type Route, routeName } from './types.js';
 
 export interface HealthOptions {
   intervalMs: number;
@@ -72,9 +72,9 @@ export class HealthChecker {
     readonly log: Logger,
   ) {}
 
-  /** Checks this route's instances from now on (replacing an earlier watch of the same host). */
+  /** Checks this route's instances from now on (replacing an earlier watch of the same route). */
   watch(route: Route, pool: Pool): void {
-    this.unwatch(route.host);
+    this.unwatch(routeName(route));
     const check = route.health;
     if (!check || route.kind === 'udp') return;
     const tick = () => {
@@ -82,19 +82,19 @@ export class HealthChecker {
     };
     const timer = setInterval(tick, this.options.intervalMs);
     timer.unref();
-    this.#watched.set(route.host, { route, pool, timer });
+    this.#watched.set(routeName(route), { route, pool, timer });
     tick();
   }
 
-  unwatch(host: string): void {
-    const w = this.#watched.get(host);
+  unwatch(name: string): void {
+    const w = this.#watched.get(name);
     if (!w) return;
     clearInterval(w.timer);
-    this.#watched.delete(host);
+    this.#watched.delete(name);
   }
 
   close(): void {
-    for (const host of [...this.#watched.keys()]) this.unwatch(host);
+    for (const name of [...this.#watched.keys()]) this.unwatch(name);
   }
 
   async #check(route: Route, check: HealthCheck, i: Instance): Promise<void> {
@@ -109,7 +109,7 @@ export class HealthChecker {
       const verdict = streak >= this.options.rise ? true : -streak >= this.options.fall ? false : i.checkHealthy;
       if (verdict !== i.checkHealthy && !i.draining) {
         i.checkHealthy = verdict;
-        const line = { route: route.host, instance: i.id, check: check.type };
+        const line = { route: routeName(route), instance: i.id, check: check.type };
         if (verdict) this.log.info(line, 'instance passed its health checks');
         else this.log.warn(line, 'instance failed its health checks');
       }

@@ -13,7 +13,7 @@ import { type ForwardTarget, type Forwarder, forward } from './forward.js';
 export interface PortListener {
   readonly kind: 'tcp' | 'udp';
   readonly port: number;
-  /** The host name of the route this port belongs to now; undefined once the route is gone. */
+  /** The name of the route this port belongs to now; undefined once the route is gone. */
   route: string | undefined;
   listen(port: number, host: string): Promise<number>;
   /** No new connections or sessions; closes the port once the open ones are done (or at once). */
@@ -125,13 +125,6 @@ export class UdpPortListener implements PortListener {
     return this.#sessions.size;
   }
 
-  /** Open sessions per route, for the metrics. */
-  sessionsOf(route: string): number {
-    let n = 0;
-    for (const s of this.#sessions.values()) if (s.target.host === route) n++;
-    return n;
-  }
-
   async listen(port: number, host: string): Promise<number> {
     const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
     this.#socket = socket;
@@ -156,13 +149,13 @@ export class UdpPortListener implements PortListener {
     const session = this.#sessions.get(key) ?? this.#open(key, address, port);
     if (!session) return;
     session.lastActive = Date.now();
-    this.f.metrics.bytes.inc({ route: session.target.host, direction: 'to_instance' }, msg.length);
+    this.f.metrics.bytes.inc({ route: session.target.name, direction: 'to_instance' }, msg.length);
     session.send(msg);
   }
 
   #open(key: string, address: string, port: number): Session | undefined {
     const target = this.route === undefined ? undefined : this.lookup(this.route);
-    const route = target?.host ?? this.route ?? 'unknown';
+    const route = target?.name ?? this.route ?? 'unknown';
     if (!target) {
       this.f.metrics.errors.inc({ route, reason: 'no_route' });
       return undefined;

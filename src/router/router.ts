@@ -18,7 +18,7 @@ import { type PortListener, TcpPortListener, UdpPortListener } from './port-list
 import { type Source, pollControl, watchRoutesFile } from './sources.js';
 import { parseRouteTable, readRouteTableFile } from './table.js';
 import { type TlsTarget, TlsListener, UNKNOWN_ROUTE } from './tls-listener.js';
-import { type Route, type RouteTable, routedBySni } from './types.js';
+import { type Route, type RouteTable, routeName, routedBySni } from './types.js';
 
 export interface RouterOptions {
   /** Address every listener binds; default 127.0.0.1. */
@@ -60,7 +60,7 @@ export const ROUTER_DEFAULTS = {
 export interface RouterPorts {
   tls: number;
   metrics: number | undefined;
-  /** Bound ports of the routes that own one (udp, and tcp with listenPort), by route host. */
+  /** Bound ports of the routes that own one (udp, and tcp with listenPort), by route name (host:port/protocol). */
   routes: Record<string, number>;
 }
 
@@ -80,6 +80,9 @@ export interface Router {
 interface Entry extends TlsTarget {
   route: Route;
 }
+
+/** tcp and udp routes may use the same port number; each protocol has its own. */
+const portKey = (route: Route) => `${route.kind}/${route.listenPort}`;
 
 function loadContext(route: Route, log: Logger): SecureContext | undefined {
   try {
@@ -106,11 +109,11 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
   let entries = new Map<string, Entry>();
   /** Entries of routes gone from the table whose connections are still draining. */
   const retired = new Set<Entry>();
-  const portListeners = new Map<number, PortListener>();
+  const portListeners = new Map<string, PortListener>();
   const drainTimers = new Set<NodeJS.Timeout>();
   const sources: Source[] = [];
 
-  const lookup = (host: string): Entry | undefined => entries.get(host);
+  const lookup = (name: string): Entry | undefined => entries.get(name);
   const tls = new TlsListener(
     f,
     { helloTimeoutMs: o.helloTimeoutMs, maxPendingHellos: o.maxPendingHellos, maxConnections: o.maxConnections },
@@ -137,34 +140,32 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
   };
 
   const reconcilePorts = async (): Promise<ListenError[]> => {
-    const wanted = new Map<number, Route>();
-    for (const e of entries.values()) {
-      if (!routedBySni(e.route) && e.route.listenPort !== undefined) wanted.set(e.route.listenPort, e.route);
-    }
-    for (const [port, l] of portListeners) {
-      const route = wanted.get(port);
-      if (route && route.kind === l.kind) {
-        l.route = route.host;
+    const wanted = new Map<string, Entry>();
+    for (const e of entries.values()) if (!routedBySni(e.route)) wanted.set(portKey(e.route), e);
+    for (const [key, l] of portListeners) {
+      const e = wanted.get(key);
+      if (e) {
+        l.route = e.name;
         continue;
       }
       l.retire();
-      portListeners.delete(port);
+      portListeners.delete(key);
     }
     const failures: ListenError[] = [];
-    for (const [port, route] of wanted) {
-      if (portListeners.has(port)) continue;
+    for (const [key, e] of wanted) {
+      if (portListeners.has(key)) continue;
+      const port = e.route.listenPort!;
       const l =
-        route.kind === 'udp'
-          ? new UdpPortListener(route.host, f, lookup, { idleTimeoutMs: o.udpIdleTimeoutMs, maxSessions: o.maxUdpSessions })
-          : new TcpPortListener(route.host, f, lookup);
+        e.kind === 'udp'
+          ? new UdpPortListener(e.name, f, lookup, { idleTimeoutMs: o.udpIdleTimeoutMs, maxSessions: o.maxUdpSessions })
+          : new TcpPortListener(e.name, f, lookup);
       try {
         await l.listen(port, o.host);
-        portListeners.set(port, l);
+        portListeners.set(key, l);
       } catch (err) {
-        const e = new ListenError(`route ${route.host}`, o.host, port, 'pick another listenPort', err as Error);
-        metrics.errors.inc({ route: route.host, reason: 'listen' });
-        log.error({ route: route.host, port, err: (err as Error).message }, 'cannot open the route port');
-        failures.push(e);
+        failures.push(new ListenError(`route ${e.name}`, o.host, port, 'pick another listenPort', err as Error));
+        metrics.errors.inc({ route: e.name, reason: 'listen' });
+        log.error({ route: e.name, port, err: (err as Error).message }, 'cannot open the route port');
         await l.close();
       }
     }
@@ -174,27 +175,34 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
   /** Applies a checked table; returns the ports that could not be opened (the rest is in force). */
   const apply = async (next: RouteTable, source: string): Promise<ListenError[]> => {
     const fresh = new Map<string, Entry>();
+    const ports = new Set<string>();
     for (const route of next.routes) {
-      const old = entries.get(route.host);
+      if (!routedBySni(route)) {
+        // The same app published in several zones claims its port once per zone: the first claim serves them all.
+        if (ports.has(portKey(route))) continue;
+        ports.add(portKey(route));
+      }
+      const name = routeName(route);
+      const old = entries.get(name);
       let entry: Entry;
       if (old && old.route.kind === route.kind) {
-        drain(route.host, old.pool.update(route));
-        entry = { ...old, route, kind: route.kind };
+        drain(name, old.pool.update(route));
+        entry = { ...old, route };
       } else {
         if (old) {
-          drain(old.host, old.pool.retire());
+          drain(name, old.pool.retire());
           retired.add(old);
         }
-        entry = { host: route.host, kind: route.kind, route, pool: new Pool(route, ejection) };
+        entry = { name, kind: route.kind, route, pool: new Pool(route, ejection) };
       }
       entry.secureContext = route.kind === 'tls-terminate' ? loadContext(route, log) : undefined;
-      fresh.set(route.host, entry);
+      fresh.set(name, entry);
       health.watch(route, entry.pool);
     }
-    for (const [host, old] of entries) {
-      if (fresh.has(host)) continue;
-      health.unwatch(host);
-      drain(host, old.pool.retire());
+    for (const [name, old] of entries) {
+      if (fresh.has(name)) continue;
+      health.unwatch(name);
+      drain(name, old.pool.retire());
       retired.add(old);
     }
     for (const r of retired) if (r.pool.draining.length === 0) retired.delete(r);
@@ -202,7 +210,7 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
     table = next;
     const failures = await reconcilePorts();
     metrics.tableUpdates.inc({ result: 'applied' });
-    const live = new Set([...entries.keys(), ...[...retired].map((r) => r.host), UNKNOWN_ROUTE]);
+    const live = new Set([...entries.keys(), ...[...retired].map((r) => r.name), UNKNOWN_ROUTE]);
     metrics.registry.prune((route) => route === '' || live.has(route));
     log.info({ source, routes: next.routes.length, domain: next.domain }, 'route table applied');
     return failures;
@@ -214,7 +222,7 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
   };
 
   const perRoute = (count: (e: Entry) => number): Iterable<[Labels, number]> =>
-    [...entries.values(), ...retired].map((e) => [{ route: e.host }, count(e)] as [Labels, number]);
+    [...entries.values(), ...retired].map((e) => [{ route: e.name }, count(e)] as [Labels, number]);
   const open = (e: Entry) =>
     [...e.pool.instances, ...e.pool.draining].reduce((n, i) => n + i.active, 0);
   metrics.registry.gauge('cairn_router_connections_active', 'Open connections (UDP: sessions) per route.', () =>
@@ -225,7 +233,7 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
     'Whether an instance takes new connections (healthy, not ejected, not draining).',
     () =>
       [...entries.values()].flatMap((e) =>
-        e.pool.instances.map((i) => [{ route: e.host, instance: i.id }, e.pool.eligible(i) ? 1 : 0] as [Labels, number]),
+        e.pool.instances.map((i) => [{ route: e.name, instance: i.id }, e.pool.eligible(i) ? 1 : 0] as [Labels, number]),
       ),
   );
   metrics.registry.gauge('cairn_router_routes', 'Routes in the table in force.', () => [[{}, entries.size]]);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { RouteTableError } from './errors.js';
-import type { Balance, HealthCheck, Route, RouteInstance, RouteKind, RouteTable } from './types.js';
+import { type Balance, type HealthCheck, type Route, type RouteInstance, type RouteKind, type RouteTable, routeName, routedBySni } from './types.js';
 
 const KINDS: readonly RouteKind[] = ['tls-passthrough', 'tls-terminate', 'tcp', 'udp'];
 const BALANCES: readonly Balance[] = ['round-robin', 'least-connections'];
@@ -127,15 +127,21 @@ export function parseRouteTable(value: unknown, source: string, baseDir = proces
   const routes = c
     .array(t.routes, 'routes', MAX_ROUTES)
     .map((r, n) => parseRoute(c, r, `routes[${n}]`, domain, baseDir));
-  const hosts = new Set<string>();
-  const ports = new Map<number, string>();
+  const names = new Set<string>();
+  const ports = new Map<string, Route>();
   for (const r of routes) {
-    if (hosts.has(r.host)) c.fail('routes', `"${r.host}" appears twice`);
-    hosts.add(r.host);
-    if (r.listenPort === undefined) continue;
-    const other = ports.get(r.listenPort);
-    if (other) c.fail('routes', `${r.host} and ${other} both claim listenPort ${r.listenPort}`);
-    ports.set(r.listenPort, r.host);
+    // One app may publish several ports under one host: one by SNI, the others on ports of their own.
+    const name = routeName(r);
+    if (names.has(name)) c.fail('routes', `"${name}" appears twice`);
+    names.add(name);
+    if (routedBySni(r)) continue;
+    const key = `${r.kind}/${r.listenPort}`;
+    const other = ports.get(key);
+    // The same app in several zones claims its port once per zone; another app may not.
+    if (other && (other.app !== r.app || other.id !== r.id)) {
+      c.fail('routes', `${r.host} and ${other.host} both claim ${r.kind} listenPort ${r.listenPort}`);
+    }
+    ports.set(key, other ?? r);
   }
   return { version: 1, domain, routes };
 }

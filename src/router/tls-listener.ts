@@ -125,25 +125,25 @@ export class TlsListener {
 
   async #forward(socket: Socket, head: Buffer, target: TlsTarget): Promise<void> {
     await forward(this.f, target, socket, head, () =>
-      this.#refuse(socket, target.host, 'no_instance_answered', Alert.internalError),
+      this.#refuse(socket, target.name, 'no_instance_answered', Alert.internalError),
     );
   }
 
   #terminate(socket: Socket, hello: Buffer, target: TlsTarget): void {
     if (!target.secureContext) {
-      this.#refuse(socket, target.host, 'no_certificate', Alert.internalError);
+      this.#refuse(socket, target.name, 'no_certificate', Alert.internalError);
       return;
     }
     // The ClientHello goes back in front of the stream; TLSSocket reads what is buffered first.
     socket.unshift(hello);
     const tls = new TLSSocket(socket, { isServer: true, secureContext: target.secureContext });
     const timer = setTimeout(() => {
-      this.f.metrics.errors.inc({ route: target.host, reason: 'handshake_timeout' });
+      this.f.metrics.errors.inc({ route: target.name, reason: 'handshake_timeout' });
       tls.destroy();
     }, this.options.helloTimeoutMs);
     const failed = () => {
       clearTimeout(timer);
-      this.f.metrics.errors.inc({ route: target.host, reason: 'tls_handshake' });
+      this.f.metrics.errors.inc({ route: target.name, reason: 'tls_handshake' });
       tls.destroy();
     };
     tls.once('error', failed);

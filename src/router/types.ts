@@ -43,3 +43,11 @@ export interface RouteTable {
 /** True when connections for this route arrive on the shared TLS port and are told apart by SNI. */
 export const routedBySni = (route: Route): boolean =>
   route.kind === 'tls-passthrough' || route.kind === 'tls-terminate' || (route.kind === 'tcp' && route.listenPort === undefined);
+
+/**
+ * How logs and metrics name a route: its host when routed by SNI, else
+ * host:port/protocol, since one app may publish a TLS port and a UDP port
+ * under the same host.
+ */
+export const routeName = (route: Route): string =>
+  routedBySni(route) ? route.host : `${route.host}:${route.listenPort}/${route.kind}`;

@@ -38,7 +38,12 @@ describe('active health checks', () => {
   let b: Awaited<ReturnType<typeof instance>>;
   let router: Router;
   let port: number;
-  const up = (id: string) => router.metricsText().includes(`cairn_router_instance_up{route="${HOST}",instance="${id}"} 1`);
+  const up = (id: string) => {
+    const sample = `cairn_router_instance_up{route="${HOST}:${port}/tcp",instance="${id}"}`;
+    const text = router.metricsText();
+    if (!text.includes(sample)) throw new Error(`no ${sample} in the metrics`);
+    return text.includes(`${sample} 1\n`);
+  };
 
   beforeAll(async () => {
     [a, b] = await Promise.all([instance('a'), instance('b')]);

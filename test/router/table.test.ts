@@ -29,6 +29,27 @@ describe('route table', () => {
     expect(t.routes[1]).toMatchObject({ kind: 'udp', listenPort: 9443, instances: [{ healthy: true }] });
   });
 
+  it('lets one app publish a TLS port and port-routed ports under one host, in several zones', () => {
+    const z2 = { zone: 'z2', host: 'web-a1b2c3.z2.cairn.test' };
+    const t = parseRouteTable(
+      table([
+        route(),
+        route({ kind: 'udp', listenPort: 9125 }),
+        route({ kind: 'tcp', listenPort: 9125 }),
+        route(z2),
+        route({ ...z2, kind: 'udp', listenPort: 9125 }),
+      ]),
+      'test',
+    );
+    expect(t.routes.map((r) => `${r.host} ${r.kind} ${r.listenPort ?? '-'}`)).toEqual([
+      'web-a1b2c3.z1.cairn.test tls-passthrough -',
+      'web-a1b2c3.z1.cairn.test udp 9125',
+      'web-a1b2c3.z1.cairn.test tcp 9125',
+      'web-a1b2c3.z2.cairn.test tls-passthrough -',
+      'web-a1b2c3.z2.cairn.test udp 9125',
+    ]);
+  });
+
   it('resolves relative cert and key paths against the routes file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cairn-routes-'));
     const file = join(dir, 'routes.json');
@@ -54,7 +75,8 @@ describe('route table', () => {
     ['an http check without a path', table([route({ health: { type: 'http' } })]), /health\.path/],
     ['a health path without a slash', table([route({ health: { type: 'http', path: 'healthz' } })]), /health\.path/],
     ['two routes with one host', table([route(), route()]), /appears twice/],
-    ['two routes on one port', table([route({ kind: 'udp', listenPort: 5 }), route({ app: 'b', host: undefined, kind: 'udp', listenPort: 5 })]), /both claim listenPort 5/],
+    ['two apps on one port', table([route({ kind: 'udp', listenPort: 5 }), route({ app: 'b', host: undefined, kind: 'udp', listenPort: 5 })]), /both claim udp listenPort 5/],
+    ['two SNI routes for one host', table([route(), route({ kind: 'tcp' })]), /"web-a1b2c3\.z1\.cairn\.test" appears twice/],
     ['an instance id twice', table([route({ instances: [{ id: 'a', host: 'h', port: 1 }, { id: 'a', host: 'h', port: 2 }] })]), /"a" appears twice/],
     ['a bad instance host', table([route({ instances: [{ id: 'a', host: 'has space', port: 1 }] })]), /instances\[0\]\.host/],
   ];

@@ -10,8 +10,6 @@ import { createLogger } from '../../src/log/index.js';
 import { type Router, startRouter } from '../../src/router/index.js';
 import { type AppInstance, eventually, freePort, startInstance, udpRoundTrip } from './helpers.js';
 
-const DNS = 'dns-c1c2c3.z1.cairn.test';
-const ECHO = 'echo-c1c2c3.z1.cairn.test';
 const IDLE_MS = 600;
 
 describe('router by port: UDP sessions and TCP', () => {
@@ -21,6 +19,8 @@ describe('router by port: UDP sessions and TCP', () => {
   let router: Router;
   let udpPort: number;
   let tcpPort: number;
+  /** Routes that own a port are named host:port/protocol in metrics and ports. */
+  let DNS: string;
   const sockets: ReturnType<typeof createSocket>[] = [];
   const client = () => {
     const s = createSocket('udp4');
@@ -37,7 +37,7 @@ describe('router by port: UDP sessions and TCP', () => {
     ],
   });
   const gauge = (name: string, route: string) => {
-    const m = new RegExp(`^${name}\\{route="${route}"\\} (\\d+)$`, 'm').exec(router.metricsText());
+    const m = new RegExp(`^${name}\\{route="${route.replace(/[./]/g, '\\$&')}"\\} (\\d+)$`, 'm').exec(router.metricsText());
     return m ? Number(m[1]) : undefined;
   };
 
@@ -45,6 +45,7 @@ describe('router by port: UDP sessions and TCP', () => {
     [u1, u2, t1] = await Promise.all([startInstance('udp-echo', 'u1'), startInstance('udp-echo', 'u2'), startInstance('tcp-echo', 't1')]);
     udpPort = await freePort();
     tcpPort = await freePort();
+    DNS = `dns-c1c2c3.z1.cairn.test:${udpPort}/udp`;
     router = await startRouter({
       logger: createLogger('router', { CAIRN_LOG: 'error' }),
       metricsPort: false,
@@ -58,7 +59,7 @@ describe('router by port: UDP sessions and TCP', () => {
   });
 
   it('routes datagrams by port and keeps each client on one instance', async () => {
-    expect(router.ports.routes).toEqual({ [DNS]: udpPort, [ECHO]: tcpPort });
+    expect(router.ports.routes).toEqual({ [DNS]: udpPort, [`echo-c1c2c3.z1.cairn.test:${tcpPort}/tcp`]: tcpPort });
     const a = client();
     const b = client();
     const first = await udpRoundTrip(udpPort, 'one', a);
@@ -89,6 +90,15 @@ describe('router by port: UDP sessions and TCP', () => {
     expect(await udpRoundTrip(udpPort, 'k2', kept)).toBe(`${before}:k2`);
     for (let n = 0; n < 3; n++) expect(await udpRoundTrip(udpPort, `new-${n}`, client())).toBe(`${stay.id}:new-${n}`);
     await router.setRoutes(table([u1, u2]));
+  });
+
+  it('an app published in two zones shares its port: the first zone\'s route serves it', async () => {
+    const base = table([u1, u2]);
+    const z2 = { ...base.routes[0], zone: 'z2' };
+    await router.setRoutes({ ...base, routes: [...base.routes, z2] });
+    expect(Object.keys(router.ports.routes).sort()).toEqual([DNS, `echo-c1c2c3.z1.cairn.test:${tcpPort}/tcp`]);
+    expect(await udpRoundTrip(udpPort, 'zones', client())).toMatch(/^u[12]:zones$/);
+    await router.setRoutes(base);
   });
 
   it('forwards TCP on the route port', async () => {
