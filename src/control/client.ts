@@ -30,20 +30,33 @@ export function controlUrl(flag?: string, env: NodeJS.ProcessEnv = process.env):
   return url.origin;
 }
 
+/**
+ * A keep-alive connection the server closed while idle, found closed only on
+ * reuse: the request never reached the server.
+ */
+function closedUnderUs(err: unknown): boolean {
+  const code = ((err as Error).cause as { code?: string } | undefined)?.code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET';
+}
+
 export class ControlClient {
   constructor(readonly url: string) {}
 
-  async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** `retry`: the request may be sent twice (it is idempotent), so a reused connection the server just closed is retried once. */
+  async #request<T>(method: string, path: string, body?: unknown, retry = method === 'GET'): Promise<T> {
     let res: Response;
-    try {
-      res = await fetch(`${this.url}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-    } catch (err) {
-      throw new ControlUnreachableError(this.url, err);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await fetch(`${this.url}${path}`, {
+          method,
+          headers: body === undefined ? {} : { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+        break;
+      } catch (err) {
+        if (!(retry && attempt === 1 && closedUnderUs(err))) throw new ControlUnreachableError(this.url, err);
+      }
     }
     let json: unknown;
     try {
@@ -64,7 +77,7 @@ export class ControlClient {
   }
 
   deploy(spec: unknown): Promise<DeployResponse> {
-    return this.#request('POST', '/v1/apps', spec);
+    return this.#request('POST', '/v1/apps', spec, true);
   }
 
   apps(): Promise<AppView[]> {
@@ -88,11 +101,11 @@ export class ControlClient {
   }
 
   register(req: RegisterRequest): Promise<unknown> {
-    return this.#request('POST', '/v1/nodes', req);
+    return this.#request('POST', '/v1/nodes', req, true);
   }
 
   heartbeat(nodeId: string, report: HeartbeatRequest): Promise<HeartbeatResponse> {
-    return this.#request('POST', `/v1/nodes/${nodeId}/heartbeat`, report);
+    return this.#request('POST', `/v1/nodes/${nodeId}/heartbeat`, report, true);
   }
 
   leave(nodeId: string): Promise<unknown> {

@@ -126,6 +126,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       openVolume: options.openVolume,
       output: new OutputQueue(),
       log,
+      changed: () => agent.poke(),
     });
     await agent.register(REGISTER_TIMEOUT_MS);
     agent.start();
@@ -157,6 +158,9 @@ class Agent {
   readonly #closed = new AbortController();
   #loop?: Promise<void>;
   #unreachable = false;
+  /** Cuts the wait for the next heartbeat short. */
+  #wake = new AbortController();
+  #poked = false;
 
   constructor(options: NodeAgentOptions, id: string, ctx: ConstructorParameters<typeof Instance>[1]) {
     this.id = id;
@@ -196,12 +200,22 @@ class Agent {
     this.#loop = this.#heartbeats();
   }
 
+  /** Heartbeat now rather than at the next tick: an instance became healthy, or finished stopping. */
+  poke(): void {
+    this.#poked = true;
+    this.#wake.abort();
+  }
+
   async #heartbeats(): Promise<void> {
-    const every = this.#options.heartbeatMs ?? 1000;
+    const every = this.#options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     while (!this.#closed.signal.aborted) {
       const began = Date.now();
+      this.#poked = false;
       await this.#beat();
-      await sleep(Math.max(0, every - (Date.now() - began)), undefined, { signal: this.#closed.signal }).catch(() => undefined);
+      if (this.#poked) continue;
+      this.#wake = new AbortController();
+      const signal = AbortSignal.any([this.#closed.signal, this.#wake.signal]);
+      await sleep(Math.max(0, every - (Date.now() - began)), undefined, { signal }).catch(() => undefined);
     }
   }
 
@@ -240,7 +254,11 @@ class Agent {
   #stop(id: string, instance: Instance): void {
     this.#instances.delete(id);
     this.#ctx.log.info({ instance: id }, 'stopping instance');
-    this.#stopping.set(id, { instance, done: instance.stop().finally(() => this.#stopping.delete(id)) });
+    const done = instance.stop().finally(() => {
+      this.#stopping.delete(id);
+      this.poke();
+    });
+    this.#stopping.set(id, { instance, done });
   }
 
   async close(): Promise<void> {

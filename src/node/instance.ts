@@ -37,6 +37,8 @@ export interface InstanceContext {
   openVolume: VolumeOpener;
   output: OutputQueue;
   log: Logger;
+  /** Something the control plane waits for happened (the instance became healthy): report it now. */
+  changed: () => void;
 }
 
 const FIRST_BACKOFF_MS = 1000;
@@ -44,6 +46,7 @@ const MAX_BACKOFF_MS = 30_000;
 /** A container that ran this long before it ended was not crash-looping: the backoff starts over. */
 const STABLE_RUN_MS = 10_000;
 const HEALTH_INTERVAL_MS = 1000;
+const FIRST_HEALTH_INTERVAL_MS = 200;
 
 export const backoffMs = (failures: number) => Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.max(0, failures - 1));
 
@@ -175,13 +178,19 @@ export class Instance {
     const check = this.assignment.spec.health;
     if (!check) {
       this.#healthy = true;
+      this.#ctx.changed();
       return stop;
     }
     void (async () => {
+      let passed = false;
       while (!stop.signal.aborted) {
         const ok = await checkHealth(check, this.#ctx.address, this.#ports);
-        if (!stop.signal.aborted) this.#healthy = ok;
-        await sleep(HEALTH_INTERVAL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
+        if (stop.signal.aborted) break;
+        if (ok && !this.#healthy) this.#ctx.changed();
+        this.#healthy = ok;
+        passed ||= ok;
+        // Until the first pass, check often: a failover or rollout waits for it.
+        await sleep(passed ? HEALTH_INTERVAL_MS : FIRST_HEALTH_INTERVAL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
       }
     })();
     return stop;
