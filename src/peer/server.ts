@@ -40,7 +40,7 @@ export class PeerServer {
   private constructor(options: PeerServerOptions) {
     this.#options = options;
     // A storage peer is a server: reachable at its address, not behind a NAT that needs hole punching.
-    this.#dht = new DHT({ bootstrap: options.bootstrap, host: '127.0.0.1', ephemeral: false, firewalled: false });
+    this.#dht = new DHT({ bootstrap: options.bootstrap, host: '127.0.0.1', ephemeral: true, firewalled: false });
     // The firewall runs on the Noise handshake: a stranger never gets to send a single request.
     this.#server = this.#dht.createServer(
       {
