@@ -32,7 +32,7 @@ import type { Change, ControlStore } from './store.js';
 export interface PlaneOptions {
   domain: string;
   nodeTimeoutMs: number;
-  /** Issues the certificate of a tls-terminate route's host (the dev CA of `cairn dev up`). */
+  /** Issues the certificate of a tls-terminate route's host (a dev CA). */
   issueCertificate?: (host: string) => Promise<CertFiles>;
   log: Logger;
 }
@@ -123,7 +123,7 @@ export class ControlPlane {
       throw new ControlError(
         'control.no-certificate',
         `port ${bare.name}: tls: terminate needs cert and key files, since this control plane has no CA to issue them ` +
-          '(`cairn dev up` starts one that has)',
+          '(`cairn control start --ca DIR` has one)',
         400,
       );
     }
