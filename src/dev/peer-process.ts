@@ -49,6 +49,11 @@ export class PeerProcess {
     return this.#child?.pid;
   }
 
+  /** The last run's exit code (null while running or when ended by a signal). */
+  get exitCode(): number | null {
+    return this.#child?.exitCode ?? null;
+  }
+
   get running(): boolean {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
