@@ -110,6 +110,9 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
   /** Entries of routes gone from the table whose connections are still draining. */
   const retired = new Set<Entry>();
   const portListeners = new Map<string, PortListener>();
+  /** Listeners of routes gone from the table, until their last connection or session ends. */
+  const retiredListeners = new Set<PortListener>();
+  const allListeners = () => [...portListeners.values(), ...retiredListeners];
   const drainTimers = new Set<NodeJS.Timeout>();
   const sources: Source[] = [];
 
@@ -150,6 +153,7 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
       }
       l.retire();
       portListeners.delete(key);
+      retiredListeners.add(l);
     }
     const failures: ListenError[] = [];
     for (const [key, e] of wanted) {
@@ -206,6 +210,7 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
       retired.add(old);
     }
     for (const r of retired) if (r.pool.draining.length === 0) retired.delete(r);
+    for (const l of retiredListeners) if (l.open === 0) retiredListeners.delete(l);
     entries = fresh;
     table = next;
     const failures = await reconcilePorts();
@@ -238,7 +243,7 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
   );
   metrics.registry.gauge('cairn_router_routes', 'Routes in the table in force.', () => [[{}, entries.size]]);
   metrics.registry.gauge('cairn_router_client_connections', 'Client connections open on the TLS and TCP ports.', () => [
-    [{}, tls.open + [...portListeners.values()].filter((l) => l.kind === 'tcp').reduce((n, l) => n + l.open, 0)],
+    [{}, tls.open + allListeners().filter((l) => l.kind === 'tcp').reduce((n, l) => n + l.open, 0)],
   ]);
   metrics.registry.gauge('cairn_router_pending_hellos', 'Connections still sending their ClientHello.', () => [
     [{}, tls.pending],
@@ -294,12 +299,13 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
       for (const l of portListeners.values()) l.retire();
       const deadline = Date.now() + graceMs;
       // Bounded wait for open connections to end by themselves.
-      while (Date.now() < deadline && tls.open + [...portListeners.values()].reduce((n, l) => n + l.open, 0) > 0) {
+      while (Date.now() < deadline && tls.open + allListeners().reduce((n, l) => n + l.open, 0) > 0) {
         await new Promise((r) => setTimeout(r, 50));
       }
       tls.destroyAll();
-      await Promise.all([...stopped, ...[...portListeners.values()].map((l) => l.close())]);
+      await Promise.all([...stopped, ...allListeners().map((l) => l.close())]);
       portListeners.clear();
+      retiredListeners.clear();
       log.info('router stopped');
     };
 

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { resolveHome } from '../../cluster/index.js';
@@ -7,6 +6,7 @@ import { ROUTER_DEFAULTS, ensureDevCa, issueCertificate, startRouter } from '../
 import { benchRouter } from '../../../bench/router/index.js';
 import { asFlag, parseCount, parseDuration } from '../parse.js';
 import { progressBar } from '../progress.js';
+import { untilSignal } from '../signals.js';
 import { printTable } from '../table.js';
 
 /** A port to listen on; 0 lets the system pick one (printed once listening). */
@@ -86,8 +86,8 @@ export function registerRouter(program: Command): void {
       const { tls, metrics, routes } = r.ports;
       process.stdout.write(`router listening: tls ${r.host}:${tls}, metrics http://${r.host}:${metrics}/metrics\n`);
       for (const [host, port] of Object.entries(routes)) process.stdout.write(`  ${host} on port ${port}\n`);
-      const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
-      process.stderr.write(`${String(signal[0])}: draining for up to ${Math.min(flags.drainTimeout, 10_000)} ms\n`);
+      const signal = await untilSignal();
+      process.stderr.write(`${signal}: draining for up to ${Math.min(flags.drainTimeout, 10_000)} ms\n`);
       await r.close(Math.min(flags.drainTimeout, 10_000));
       process.stdout.write('router stopped\n');
     });
