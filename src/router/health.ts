@@ -21,9 +21,15 @@ export interface HealthOptions {
 
 export const DEFAULT_HEALTH: HealthOptions = { intervalMs: 2_000, timeoutMs: 1_000, fall: 2, rise: 2 };
 
-function checkTcp(i: Instance, timeoutMs: number): Promise<boolean> {
+export interface ProbeOptions {
+  timeoutMs: number;
+  /** For an HTTP check over TLS: the SNI to send (the certificate is not verified: liveness, not trust). */
+  tlsServername?: string;
+}
+
+function probeTcp(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: i.host, port: i.port, timeout: timeoutMs });
+    const socket = connect({ host, port, timeout: timeoutMs });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
@@ -34,11 +40,11 @@ function checkTcp(i: Instance, timeoutMs: number): Promise<boolean> {
   });
 }
 
-function checkHttp(i: Instance, path: string, tls: string | undefined, timeoutMs: number): Promise<boolean> {
+function probeHttp(host: string, port: number, path: string, o: ProbeOptions): Promise<boolean> {
   return new Promise((resolve) => {
-    const options = { host: i.host, port: i.port, path, method: 'GET', agent: false, signal: AbortSignal.timeout(timeoutMs) };
-    const req = tls
-      ? httpsRequest({ ...options, servername: tls, rejectUnauthorized: false })
+    const options = { host, port, path, method: 'GET', agent: false, signal: AbortSignal.timeout(o.timeoutMs) };
+    const req = o.tlsServername
+      ? httpsRequest({ ...options, servername: o.tlsServername, rejectUnauthorized: false })
       : httpRequest(options);
     req.once('response', (res) => {
       res.resume();
@@ -51,9 +57,9 @@ function checkHttp(i: Instance, path: string, tls: string | undefined, timeoutMs
   });
 }
 
-export function runCheck(route: Route, check: HealthCheck, i: Instance, timeoutMs: number): Promise<boolean> {
-  if (check.type === 'tcp') return checkTcp(i, timeoutMs);
-  return checkHttp(i, check.path, route.kind === 'tls-passthrough' ? route.host : undefined, timeoutMs);
+/** One health check of host:port: a TCP connect, or an HTTP GET answered 2xx or 3xx; false on timeout. */
+export function probe(host: string, port: number, check: HealthCheck, options: ProbeOptions): Promise<boolean> {
+  return check.type === 'tcp' ? probeTcp(host, port, options.timeoutMs) : probeHttp(host, port, check.path, options);
 }
 
 interface Watched {
@@ -101,7 +107,10 @@ export class HealthChecker {
     if (this.#inFlight.has(i)) return;
     this.#inFlight.add(i);
     try {
-      const ok = await runCheck(route, check, i, this.options.timeoutMs);
+      const ok = await probe(i.host, i.port, check, {
+        timeoutMs: this.options.timeoutMs,
+        tlsServername: route.kind === 'tls-passthrough' ? route.host : undefined,
+      });
       // Positive streaks count successes, negative ones failures.
       const before = this.#streak.get(i) ?? 0;
       const streak = ok ? Math.max(before, 0) + 1 : Math.min(before, 0) - 1;

@@ -5,3 +5,5 @@ export type { Balance, HealthCheck, Route, RouteInstance, RouteKind, RouteTable 
 export { ensureDevCa, issueCertificate } from './ca.js';
 export type { DevCa, IssuedCert } from './ca.js';
 export { DevCaError, ListenError, RouteTableError } from './errors.js';
+export { probe } from './health.js';
+export type { ProbeOptions } from './health.js';

@@ -6,7 +6,7 @@
 import { type Server, createServer, get } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/index.js';
-import { type Router, startRouter } from '../../src/router/index.js';
+import { type Balance, type HealthCheck, type Router, startRouter } from '../../src/router/index.js';
 import { eventually, freePort } from './helpers.js';
 
 const HOST = 'api-e1e2e3.z1.cairn.test';
@@ -38,6 +38,22 @@ describe('active health checks', () => {
   let b: Awaited<ReturnType<typeof instance>>;
   let router: Router;
   let port: number;
+  const table = (balance: Balance, health: HealthCheck) => ({
+    version: 1,
+    domain: 'cairn.test',
+    routes: [
+      {
+        app: 'api',
+        id: 'e1e2e3',
+        zone: 'z1',
+        kind: 'tcp',
+        listenPort: port,
+        balance,
+        health,
+        instances: [a, b].map((x, n) => ({ id: 'ab'[n], host: '127.0.0.1', port: x.port, healthy: true })),
+      },
+    ],
+  });
   const up = (id: string) => {
     const sample = `cairn_router_instance_up{route="${HOST}:${port}/tcp",instance="${id}"}`;
     const text = router.metricsText();
@@ -52,25 +68,7 @@ describe('active health checks', () => {
       logger: createLogger('router', { CAIRN_LOG: 'error' }),
       metricsPort: false,
       health: { intervalMs: 100, timeoutMs: 500, fall: 2, rise: 2 },
-      routes: {
-        version: 1,
-        domain: 'cairn.test',
-        routes: [
-          {
-            app: 'api',
-            id: 'e1e2e3',
-            zone: 'z1',
-            kind: 'tcp',
-            listenPort: port,
-            balance: 'round-robin',
-            health: { type: 'http', path: '/healthz' },
-            instances: [
-              { id: 'a', host: '127.0.0.1', port: a.port, healthy: true },
-              { id: 'b', host: '127.0.0.1', port: b.port, healthy: true },
-            ],
-          },
-        ],
-      },
+      routes: table('round-robin', { type: 'http', path: '/healthz' }),
     });
   });
   afterAll(async () => {
@@ -92,25 +90,7 @@ describe('active health checks', () => {
   });
 
   it('a TCP check takes out an instance that stops listening', async () => {
-    await router.setRoutes({
-      version: 1,
-      domain: 'cairn.test',
-      routes: [
-        {
-          app: 'api',
-          id: 'e1e2e3',
-          zone: 'z1',
-          kind: 'tcp',
-          listenPort: port,
-          balance: 'least-connections',
-          health: { type: 'tcp' },
-          instances: [
-            { id: 'a', host: '127.0.0.1', port: a.port, healthy: true },
-            { id: 'b', host: '127.0.0.1', port: b.port, healthy: true },
-          ],
-        },
-      ],
-    });
+    await router.setRoutes(table('least-connections', { type: 'tcp' }));
     b.server.closeAllConnections();
     await new Promise((r) => b.server.close(r));
     expect(await eventually(() => !up('b'), 5_000)).toBe(true);
