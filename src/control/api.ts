@@ -8,16 +8,8 @@ import type { AppSpec } from '../scheduler/spec.js';
 /** Bumped when a request or response changes incompatibly; agents send it when they register. */
 export const API_VERSION = 1;
 
-export interface RegisterRequest {
-  api: number;
-  /** Kept by the agent in its state directory, so a restarted agent is the same node. */
-  id: string;
-  name: string;
-  zone: string;
-  labels: Record<string, string>;
-  capacity: Capacity;
-  address: string;
-}
+/** A node agent introducing itself; `id` is kept in its state directory, so a restarted agent is the same node. */
+export type RegisterRequest = { api: number } & Pick<NodeInfo, 'id' | 'name' | 'zone' | 'labels' | 'capacity' | 'address'>;
 
 /** One line of container output, as agents send it and `cairn app logs` prints it. */
 export interface LogLine {

@@ -1,32 +1,14 @@
 /**
- * The route table served at GET /v1/routes (the contract with the router,
- * docs/SCHEDULER.md "Routes"): one route per app port and zone, listing the
- * app's running instances at their node's address and host port. Pure.
+ * The route table served at GET /v1/routes, in the router's own types (the
+ * contract between the two, docs/SCHEDULER.md "Routes"): one route per app
+ * port and zone, listing the app's running instances at their node's address
+ * and host port. Pure.
  */
+import type { Route, RouteKind, RouteTable } from '../router/types.js';
 import { type AppRecord, type InstanceRecord, type NodeInfo, isHealthy } from '../scheduler/model.js';
 import type { PortSpec } from '../scheduler/spec.js';
 
-export type RouteKind = 'tls-passthrough' | 'tls-terminate' | 'tcp' | 'udp';
-
-export interface Route {
-  app: string;
-  id: string;
-  zone: string;
-  host: string;
-  kind: RouteKind;
-  listenPort?: number;
-  balance: PortSpec['balance'];
-  cert?: string;
-  key?: string;
-  health?: { type: 'tcp' } | { type: 'http'; path: string };
-  instances: { id: string; host: string; port: number; healthy: boolean }[];
-}
-
-export interface RouteTable {
-  version: 1;
-  domain: string;
-  routes: Route[];
-}
+export type { Route, RouteTable };
 
 export interface CertFiles {
   cert: string;

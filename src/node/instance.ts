@@ -184,7 +184,7 @@ export class Instance {
     void (async () => {
       let passed = false;
       while (!stop.signal.aborted) {
-        const ok = await checkHealth(check, this.#ctx.address, this.#ports);
+        const ok = await checkHealth(this.assignment.spec, check, this.#ctx.address, this.#ports);
         if (stop.signal.aborted) break;
         if (ok && !this.#healthy) this.#ctx.changed();
         this.#healthy = ok;

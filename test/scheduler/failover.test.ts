@@ -64,7 +64,6 @@ command: |
 ports:
   - name: web
     protocol: http
-    tls: passthrough
 volumes:
   - name: keep
     path: /data
@@ -160,7 +159,6 @@ command: |
 ports:
   - name: web
     protocol: http
-    tls: passthrough
 volumes:
   - name: ticks
     path: /data
@@ -241,7 +239,6 @@ replicas: 2
 ports:
   - name: www
     protocol: http
-    tls: passthrough
 health:
   type: http
   path: /version
@@ -282,6 +279,9 @@ health:
     const routes = (await cluster.client.routes()).routes.filter((r) => r.app === 'web');
     expect(routes.length).toBeGreaterThan(0);
     for (const r of routes) {
+      // TLS is terminated by the router, with a certificate from the control plane's dev CA.
+      expect(r.kind).toBe('tls-terminate');
+      expect(readFileSync(r.cert!, 'utf8')).toMatch(/BEGIN CERTIFICATE/);
       expect(r.instances.map((i) => i.port).sort()).toEqual(done.instances.map((i) => i.status!.ports.www).sort());
       expect(r.instances.every((i) => i.healthy)).toBe(true);
     }

@@ -114,7 +114,8 @@ export class LiveCluster {
   async start(nodes: [name: string, zone: string][]): Promise<void> {
     requireHost();
     this.env.init();
-    this.control = await startControlProcess(this.env.dir('control'), [], this.env.env);
+    // A dev CA, so http ports (TLS terminated by the router) get their certificates.
+    this.control = await startControlProcess(this.env.dir('control'), ['--ca', join(this.env.root, 'ca')], this.env.env);
     this.client = new ControlClient(this.control.url);
     await Promise.all(nodes.map(([name, zone]) => this.startAgent(name, zone)));
   }
