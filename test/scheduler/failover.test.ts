@@ -141,6 +141,21 @@ health:
     expect((await cluster.app('keeper')).instances.filter((i) => i.node === victim.name)).toEqual([]);
   }, 120_000);
 
+  it('a new version of an app with a read-write volume hands the volume over cleanly: old stops first, no takeover', async () => {
+    const before = (await cluster.app('keeper')).instances.find(ready)!;
+    const sum = (await get(before.status!.ports.web, '/payload.sha256')).toString();
+    deploy('keeper', `${KEEPER}env:\n  RELEASE: "2"\n`);
+    const app = await cluster.app('keeper');
+    expect(app.version).toBe(2);
+    expect(app.instances).toHaveLength(1);
+    const after = app.instances[0];
+    expect(after).toMatchObject({ version: 2, takeover: false });
+    expect(after.id).not.toBe(before.id);
+    expect(after.status!.volumes[0].epoch).toBeGreaterThan(before.status!.volumes[0].epoch);
+    expect((await get(after.status!.ports.web, '/payload.sha256')).toString()).toBe(sum);
+    expect((await get(after.status!.ports.web, '/boots')).toString().trim().split('\n')).toHaveLength(3);
+  }, 120_000);
+
   it('a node that was only cut off (paused) comes back fenced: its late writes never land', async () => {
     expect(cluster.cli(['volume', 'create', 'ticks']).code).toBe(0);
     // Each container copies what it finds at boot, then appends lines tagged with its host name, fsyncing every 10.
