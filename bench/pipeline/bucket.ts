@@ -1,6 +1,6 @@
 /**
  * `cairn bench pipeline --backend bucket`: a mounted Cairn volume on an S3
- * bucket (s3rver on 127.0.0.1, one bucket, 1+0) against rclone mounting a
+ * bucket (s3rver on 127.0.0.1 with atomic PUTs, one bucket, 1+0) against rclone mounting a
  * crypt remote over the same s3rver bucket, in the same run. For each: a
  * sequential write of one file with dd ending in fsync, timed twice, when
  * the write call returned and when the bucket held all of it (seen through
@@ -170,7 +170,8 @@ export async function benchBucketPipeline(options: BucketPipelineOptions = {}): 
   const root = mkdtempSync(join(tmpdir(), 'cairn-bench-bucket-'));
   // Made up per run and passed through the environment and a 0600 file, never argv.
   const account = { accessKeyId: `BENCH${randomBytes(6).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(24).toString('hex') };
-  const server = await S3rverProcess.start({ buckets: ['bench'], accounts: [account] });
+  // Whole objects before answering, as S3 does: else "in the bucket" would be a guess for both sides.
+  const server = await S3rverProcess.start({ buckets: ['bench'], accounts: [account], atomicPuts: true });
   const mounts: Mounted[] = [];
   const steps = 1 + RCLONE_MODES.length;
   let step = 0;

@@ -49,6 +49,16 @@ export async function openSession(passphraseFile?: string): Promise<Session> {
   };
 }
 
+/** Runs `fn` in a session that is closed afterwards, whatever happens. */
+export async function withSession<T>(flags: { passphraseFile?: string }, fn: (s: Session) => Promise<T>): Promise<T> {
+  const session = await openSession(flags.passphraseFile);
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}
+
 /**
  * The volume opened on its own backend. Its journal goes under `journalRoot`
  * (default $CAIRN_HOME/volumes): node agents sharing a home keep their own.

@@ -130,15 +130,16 @@ const volumeKey = (volumeId: string) => `volumes/${volumeId}`;
 /** How often a compare-and-set that keeps losing to other writers is tried before giving up. */
 const CAS_TRIES = 20;
 
-class ConditionalRecords implements VolumeRecordsStore {
-  readonly mode = 'conditional';
-  readonly #objects: BucketObjects;
-  readonly #storeId: string;
+/** What both layouts work with: the bucket's objects, and the store's id for errors. */
+abstract class RecordsOn {
+  constructor(
+    protected readonly objects: BucketObjects,
+    protected readonly storeId: string,
+  ) {}
+}
 
-  constructor(objects: BucketObjects, storeId: string) {
-    this.#objects = objects;
-    this.#storeId = storeId;
-  }
+class ConditionalRecords extends RecordsOn implements VolumeRecordsStore {
+  readonly mode = 'conditional';
 
   async read(volumeId: string, signal?: AbortSignal): Promise<VolumeRecords> {
     return (await this.#get(volumeId, signal)).records;
@@ -151,23 +152,23 @@ class ConditionalRecords implements VolumeRecordsStore {
       if (change === undefined) return;
       const next = { ...records, ...change };
       const conditions = etag === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: etag };
-      if (await this.#objects.put(volumeKey(volumeId), encodeRecords(next), `the records of volume ${volumeId}`, { signal, ...conditions })) {
+      if (await this.objects.put(volumeKey(volumeId), encodeRecords(next), `the records of volume ${volumeId}`, { signal, ...conditions })) {
         return;
       }
       await sleep(Math.random() * 10 * attempt, undefined, { signal });
     }
-    throw new StoreUnavailableError(this.#storeId, `the records of volume ${volumeId} kept changing under ${CAS_TRIES} updates in a row`);
+    throw new StoreUnavailableError(this.storeId, `the records of volume ${volumeId} kept changing under ${CAS_TRIES} updates in a row`);
   }
 
   #get(volumeId: string, signal?: AbortSignal): Promise<{ records: VolumeRecords; etag?: string }> {
     const what = `the records of volume ${volumeId}`;
     return settled(
-      this.#storeId,
+      this.storeId,
       what,
       async () => {
-        const found = await this.#objects.get(volumeKey(volumeId), what, signal);
+        const found = await this.objects.get(volumeKey(volumeId), what, signal);
         if (found === undefined) return { records: {} };
-        return { records: decodeRecords(this.#storeId, volumeId, found.bytes), etag: found.etag };
+        return { records: decodeRecords(this.storeId, volumeId, found.bytes), etag: found.etag };
       },
       signal,
     );
@@ -233,15 +234,8 @@ function leaseKey(lease: LeaseRecord): string {
 
 const byHead = (a: HeadEntry, b: HeadEntry) => a.epoch - b.epoch || a.seq - b.seq || (a.key < b.key ? -1 : 1);
 
-class EpochRecords implements VolumeRecordsStore {
+class EpochRecords extends RecordsOn implements VolumeRecordsStore {
   readonly mode = 'epochs';
-  readonly #objects: BucketObjects;
-  readonly #storeId: string;
-
-  constructor(objects: BucketObjects, storeId: string) {
-    this.#objects = objects;
-    this.#storeId = storeId;
-  }
 
   async read(volumeId: string, signal?: AbortSignal): Promise<VolumeRecords> {
     return (await this.#look(volumeId, {}, signal)).records;
@@ -255,14 +249,14 @@ class EpochRecords implements VolumeRecordsStore {
     const key = change.head ? headKey(change.head) : leaseKey(change.lease!);
     const existed = [...before.snapshot.heads, ...before.snapshot.leases].some((e) => e.key === key);
     const bytes = change.head ? encodeHead(change.head) : encodeLease(change.lease!);
-    await this.#objects.put(this.#path(volumeId, key), bytes, `the records of volume ${volumeId}`, { signal });
+    await this.objects.put(this.#path(volumeId, key), bytes, `the records of volume ${volumeId}`, { signal });
     // The check again, against everyone else's records as they are now.
     const after = await this.#look(volumeId, { exclude: key }, signal);
     try {
       decide(after.records);
     } catch (error) {
       // A lease claim made just now is withdrawn; a holder's renewed claim stays (its rival withdraws).
-      if (change.head || !existed) await this.#objects.delete(this.#path(volumeId, key), 'a withdrawn record').catch(() => undefined);
+      if (change.head || !existed) await this.objects.delete(this.#path(volumeId, key), 'a withdrawn record').catch(() => undefined);
       throw error;
     }
     await this.#collect(volumeId, after.snapshot, record.epoch, change.head);
@@ -275,7 +269,7 @@ class EpochRecords implements VolumeRecordsStore {
       ...(head ? snapshot.heads.filter((h) => byHead(h, { key: '', epoch: head.epoch, seq: head.seq }) < 0).map((h) => h.key) : []),
     ];
     // Best effort: what is left is collected by the next update.
-    await Promise.all(stale.map((key) => this.#objects.delete(this.#path(volumeId, key), 'a superseded record').catch(() => undefined)));
+    await Promise.all(stale.map((key) => this.objects.delete(this.#path(volumeId, key), 'a superseded record').catch(() => undefined)));
   }
 
   #path(volumeId: string, key: string): string {
@@ -285,7 +279,7 @@ class EpochRecords implements VolumeRecordsStore {
   /** The volume's records as they stand: its highest head and its claim of the highest epoch. */
   #look(volumeId: string, options: { exclude?: string }, signal?: AbortSignal): Promise<{ records: VolumeRecords; snapshot: Snapshot }> {
     return settled(
-      this.#storeId,
+      this.storeId,
       `the records of volume ${volumeId}`,
       async () => {
         const snapshot = await this.#list(volumeId, signal);
@@ -298,7 +292,7 @@ class EpochRecords implements VolumeRecordsStore {
   async #list(volumeId: string, signal?: AbortSignal): Promise<Snapshot> {
     const base = `${volumeKey(volumeId)}/`;
     const snapshot: Snapshot = { heads: [], leases: [] };
-    for (const { key: full } of await this.#objects.listAll(base, signal)) {
+    for (const { key: full } of await this.objects.listAll(base, signal)) {
       const key = full.slice(base.length);
       const head = HEAD_KEY.exec(key);
       const lease = LEASE_KEY.exec(key);
@@ -315,13 +309,13 @@ class EpochRecords implements VolumeRecordsStore {
     // Claims racing for one epoch are resolved by their writers; until then, any of them stands for that epoch.
     const claim = leases.reduce<LeaseEntry | undefined>((best, l) => (!best || l.epoch > best.epoch || (l.epoch === best.epoch && l.key < best.key) ? l : best), undefined);
     const fetch = async (key: string) => {
-      const found = await this.#objects.get(this.#path(volumeId, key), `the records of volume ${volumeId}`, signal);
+      const found = await this.objects.get(this.#path(volumeId, key), `the records of volume ${volumeId}`, signal);
       if (found === undefined) throw new Moved();
       return found.bytes;
     };
     const [head, lease] = await Promise.all([
-      top && fetch(top.key).then((bytes) => decodeHead(this.#storeId, volumeId, bytes)),
-      claim && fetch(claim.key).then((bytes) => decodeLease(this.#storeId, volumeId, bytes)),
+      top && fetch(top.key).then((bytes) => decodeHead(this.storeId, volumeId, bytes)),
+      claim && fetch(claim.key).then((bytes) => decodeLease(this.storeId, volumeId, bytes)),
     ]);
     return { head, lease };
   }

@@ -8,10 +8,11 @@
 //   accounts         [{ accessKeyId, secretAccessKey, deny?: ['PUT', 'DELETE', …] }]
 //                    replace s3rver's built-in S3RVER/S3RVER account; `deny`
 //                    answers those methods with AccessDenied, as an IAM policy would
+//   atomicPuts       write each object whole (temp file, rename) before answering, as S3
+//                    does; s3rver 3.7 writes in place and answers before its write is done
 //   conditional      honour If-Match / If-None-Match on PUT, as AWS S3, MinIO and R2 do
-//                    (s3rver 3.7 ignores them); PUTs are then also atomic, as on those
-//                    servers (s3rver writes in place and answers before its write is done,
-//                    so a compare-and-set on it could be undone by a late write)
+//                    (s3rver 3.7 ignores them); implies atomicPuts, without which a
+//                    compare-and-set could be undone by a late write
 //   clockOffsetMs    run the server's clock this far off: its Date header, and
 //                    RequestTimeTooSkewed beyond 15 minutes as S3 does
 //   failEvery        also listen on a second port that forwards to s3rver but
@@ -152,7 +153,7 @@ async function conditionalPut(ctx, next) {
   }
 }
 
-if (config.conditional) {
+if (config.atomicPuts || config.conditional) {
   // Whole objects replace each other by rename, and the answer waits for it.
   server.store.putObject = async (object) => {
     const chunks = [];

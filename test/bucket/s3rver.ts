@@ -21,6 +21,7 @@ export interface S3rverOptions {
   /** Default: one account, TEST_ACCOUNT. */
   accounts?: S3rverAccount[];
   conditional?: boolean;
+  atomicPuts?: boolean;
   clockOffsetMs?: number;
   failEvery?: number;
   tls?: { key: string; cert: string };
@@ -78,6 +79,7 @@ export class S3rverProcess {
       buckets: this.#options.buckets ?? [],
       accounts: this.#options.accounts ?? [TEST_ACCOUNT],
       conditional: this.#options.conditional ?? false,
+      atomicPuts: this.#options.atomicPuts ?? false,
       clockOffsetMs: this.#options.clockOffsetMs ?? 0,
       failEvery: this.#options.failEvery,
       tls: this.#options.tls,

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import {
   StoreUnavailableError,
 } from '../../src/store/index.js';
 import { shardStoreConformance, type StoreHarness } from './conformance.js';
-import { storeTestKit } from './kit.js';
+import { flipFirstByte, storeTestKit } from './kit.js';
 import {
   type HeadsOutcome,
   labelledShard,
@@ -28,19 +28,6 @@ function shardPath(dir: string, id: ShardId): string {
   return join(dir, 'shards', id.slice(0, 2), id);
 }
 
-/** Flips the first byte of a stored shard in place, as rot on disk would. */
-async function flipFirstByte(dir: string, id: ShardId): Promise<void> {
-  const file = await open(shardPath(dir, id), 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    await file.read(byte, 0, 1, 0);
-    byte[0] ^= 0xff;
-    await file.write(byte, 0, 1, 0);
-  } finally {
-    await file.close();
-  }
-}
-
 async function filesHarness(options: FileStoreOptions): Promise<StoreHarness> {
   const dir = await tempDir();
   let store = await FileStore.open(dir, options);
@@ -54,7 +41,7 @@ async function filesHarness(options: FileStoreOptions): Promise<StoreHarness> {
       return store;
     },
     // Several openers are fine, so the bytes can be damaged under the open store.
-    corrupt: (id) => flipFirstByte(dir, id),
+    corrupt: (id) => flipFirstByte(shardPath(dir, id)),
     async cleanup() {
       try {
         await store.close();

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
@@ -35,4 +35,17 @@ export function storeTestKit<O, S extends ShardStore>(prefix: string, open: (dir
       return { id: shardId(bytes), bytes };
     },
   };
+}
+
+/** Flips the first byte of a file in place, as rot at rest would (a shard file of a store that keeps shards as files). */
+export async function flipFirstByte(path: string): Promise<void> {
+  const file = await open(path, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    await file.read(byte, 0, 1, 0);
+    byte[0] ^= 0xff;
+    await file.write(byte, 0, 1, 0);
+  } finally {
+    await file.close();
+  }
 }

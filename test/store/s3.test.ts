@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ShardId, shardId } from '../../src/crypto/index.js';
@@ -16,6 +16,7 @@ import {
 import { maxInflight, startS3rver } from '../bucket/fixtures.js';
 import { TEST_ACCOUNT, type S3rverProcess } from '../bucket/s3rver.js';
 import { shardStoreConformance, type StoreHarness } from './conformance.js';
+import { flipFirstByte } from './kit.js';
 
 const BUCKET = 'cairn-test';
 const READ_ONLY = { accessKeyId: 'READONLY', secretAccessKey: 'read-only-secret', deny: ['PUT', 'DELETE'] };
@@ -50,18 +51,6 @@ async function keys(server: S3rverProcess, location: S3Location): Promise<string
     .filter((e) => e.isFile() && e.name.endsWith('._S3rver_object'))
     .map((e) => relative(root, join(e.parentPath, e.name)).slice(0, -'._S3rver_object'.length))
     .sort();
-}
-
-async function flipFirstByte(path: string): Promise<void> {
-  const file = await open(path, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    await file.read(byte, 0, 1, 0);
-    byte[0] ^= 0xff;
-    await file.write(byte, 0, 1, 0);
-  } finally {
-    await file.close();
-  }
 }
 
 function harness(server: S3rverProcess): () => Promise<StoreHarness> {

@@ -16,19 +16,10 @@ import {
 import { parseBackendSpec } from '../../cluster/index.js';
 import { CairnError, UsageError } from '../../errors/index.js';
 import { asFlag } from '../parse.js';
-import { type Session, openSession } from '../session.js';
+import { type Session, withSession } from '../session.js';
 import { printTable } from '../table.js';
 
 const passphraseOption = ['--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)'] as const;
-
-async function withSession<T>(flags: { passphraseFile?: string }, fn: (s: Session) => Promise<T>): Promise<T> {
-  const session = await openSession(flags.passphraseFile);
-  try {
-    return await fn(session);
-  } finally {
-    await session.close();
-  }
-}
 
 async function configured(session: Session, name: string): Promise<BucketConfig> {
   const all = await readBuckets(session.home, session.masterKey);

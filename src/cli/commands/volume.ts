@@ -6,7 +6,7 @@ import { type BackendSpec, type CatalogEntry, formatBackendSpec, parseBackendSpe
 import { UsageError } from '../../errors/index.js';
 import { VolumeBusyError } from '../../volume/index.js';
 import { asFlag, parseCode, parseSize, parseVolumeName } from '../parse.js';
-import { type Session, openSession, openVolume } from '../session.js';
+import { openVolume, withSession } from '../session.js';
 import { printTable } from '../table.js';
 
 /** 1 MiB: big enough for sequential throughput and few stripes per file, small enough that a 4 KiB random write rewrites little. */
@@ -26,15 +26,6 @@ function defaultCode(backend: BackendSpec): { k: number; m: number } {
   if (backend.kind !== 'bucket') return { k: 4, m: 2 };
   const n = backend.buckets.length;
   return n === 1 ? { k: 1, m: 0 } : { k: n - 1, m: 1 };
-}
-
-async function withSession<T>(flags: { passphraseFile?: string }, fn: (s: Session) => Promise<T>): Promise<T> {
-  const session = await openSession(flags.passphraseFile);
-  try {
-    return await fn(session);
-  } finally {
-    await session.close();
-  }
 }
 
 function describe(e: CatalogEntry) {
