@@ -70,7 +70,7 @@ export async function checkBucket(config: BucketConfig, onPass?: (what: string) 
           `(more than ${MAX_CLOCK_SKEW_MS / 60_000} allowed: S3 refuses requests 15 minutes off, and leases are judged by clocks); set the clock (NTP)`,
       );
     }
-    pass(`clocks agree (${(clockSkewMs / 1000).toFixed(0)} s apart, to the second)`);
+    pass(`clocks agree (${Math.round(Math.abs(clockSkewMs) / 1000)} s apart, to the second)`);
 
     await probe(config, objects).catch(failed);
     pass(`put, get, list and delete allowed under prefix "${config.location.prefix}"`);
