@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CairnEnv, sh } from '../helpers/cairn-env.js';
 import { bucketObjects, startS3rver } from './fixtures.js';
 import { TEST_ACCOUNT, type S3rverProcess } from './s3rver.js';
 
-const one = await startS3rver({ buckets: ['vols'] });
+const one = await startS3rver({ buckets: ['vols', 'doomed'] });
 const three = [await startS3rver({ buckets: ['tri-data'] }), await startS3rver({ buckets: ['tri-data'] }), await startS3rver({ buckets: ['tri-data'] })];
 const flaky = await startS3rver({ buckets: ['vols'], failEvery: 2 });
 
@@ -39,6 +39,7 @@ describe('volumes on buckets (real FUSE, s3rver over HTTP)', () => {
   addBucket('one', one.endpoint, 'vols');
   three.forEach((server, i) => addBucket(`b${i + 1}`, server.endpoint, 'tri-data'));
   addBucket('flaky', flaky.flakyEndpoint, 'vols');
+  addBucket('doomed', one.endpoint, 'doomed');
 
   it('one bucket, 1+0: files written through a mount leave only ciphertext there, and come back on another machine', async () => {
     const made = env.run(['volume', 'create', 'docs', '--backend', 'bucket:one', '--block-size', '256KiB', '--json']);
@@ -148,6 +149,18 @@ describe('volumes on buckets (real FUSE, s3rver over HTTP)', () => {
     const back = await env.mount('kept', dir);
     expect(readFileSync(join(dir, 'kept.txt'), 'utf8')).toBe('still here');
     await back.stop();
+  });
+
+  it('a bucket deleted at the provider: mount and volume ls say it does not exist', () => {
+    expect(env.run(['volume', 'create', 'gone', '--backend', 'bucket:doomed']).code).toBe(0);
+    rmSync(join(one.directory, 'doomed'), { recursive: true });
+    const mount = env.run(['mount', 'gone', env.dir('mnt-gone')]);
+    expect(mount.code).toBe(1);
+    expect(mount.stderr).toMatch(/unreachable: bucket:doomed \(.*bucket "doomed" at http:\/\/127\.0\.0\.1:\d+ does not exist: create it, or fix --bucket/);
+    const listed = env.run(['volume', 'ls']);
+    expect(listed.code).toBe(0);
+    expect(listed.stderr).toMatch(/warning: the bucket:doomed catalog is unreachable .*does not exist/);
+    expect(listed.stdout).toMatch(/kept/);
   });
 
   it('a bucket failing every other request: writes and reads succeed through retries', async () => {
