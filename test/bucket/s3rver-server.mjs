@@ -28,7 +28,8 @@
 // signature; this script checks the signature too (AWS's SigV4 algorithm),
 // so a wrong secret key is refused as by S3.
 //
-// Prints one JSON line {"port", "flakyPort"?} on stdout once listening; exits on SIGTERM.
+// Prints one JSON line {"port", "flakyPort"?} on stdout once listening; exits on
+// SIGTERM, or when its stdin closes (the process that started it is gone).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
@@ -204,6 +205,9 @@ if (config.failEvery) {
 }
 
 process.stdout.write(`${JSON.stringify(out)}\n`);
+// The parent holds our stdin open: when it goes, even by a crash, so do we.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
 process.on('SIGTERM', () => {
   // Idle keep-alive connections would hold close() open for seconds.
   setTimeout(() => process.exit(0), 2000).unref();

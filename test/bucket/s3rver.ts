@@ -87,7 +87,8 @@ export class S3rverProcess {
     const child = spawn(process.execPath, [join(repoRoot(), 'test', 'bucket', 's3rver-server.mjs')], {
       cwd: repoRoot(),
       env: { ...process.env, S3RVER_CONFIG: JSON.stringify(config) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its stdin stays open while this process lives: a test run that dies leaves no server behind.
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.#child = child;
     this.#exited = new Promise((resolve) => child.on('exit', () => resolve()));
