@@ -35,16 +35,21 @@ export async function openSession(passphraseFile?: string): Promise<Session> {
     prompt: 'Passphrase: ',
   });
   const keyring = await unlockKeyring(home, passphrase);
+  return sessionFor(home, keyring.masterKey);
+}
+
+/** A session for a keyring already unlocked (tests and long-running agents). */
+export function sessionFor(home: string, masterKey: Uint8Array): Session {
   const providers: Partial<Record<'peers' | 'bucket', StoreProvider>> = {
-    peers: new PeerProvider(home, keyring.masterKey),
-    bucket: new BucketProvider(home, keyring.masterKey),
+    peers: new PeerProvider(home, masterKey),
+    bucket: new BucketProvider(home, masterKey),
   };
   const backends = new Backends(home, providers);
   return {
     home,
-    masterKey: keyring.masterKey,
+    masterKey,
     backends,
-    catalogs: new Catalogs(backends, keyring.masterKey),
+    catalogs: new Catalogs(backends, masterKey),
     close: () => backends.close(),
   };
 }

@@ -113,7 +113,7 @@ export class Backend {
   /**
    * The block of `ref`: asks the stores of the first k placed shards (data
    * shards first, so no decoding is needed), one more for each failure, and
-   * one more if the first answers take longer than HEDGE_MS.
+   * one more every HEDGE_MS while fewer than k have answered.
    */
   async getStripe(ref: BlockRef, keys: StripeKeys): Promise<Uint8Array> {
     const d = decodeDescriptor(ref.descriptor);
@@ -154,8 +154,10 @@ export class Backend {
           });
       };
       for (let i = 0; i < d.k; i++) launch();
-      const hedge = setTimeout(() => {
-        if (good < d.k) launch();
+      // Every HEDGE_MS without k shards, one more store is asked: a stalled or dead peer costs a hedge, not a timeout.
+      const hedge = setInterval(() => {
+        if (good < d.k && next < candidates.length) launch();
+        else clearInterval(hedge);
       }, HEDGE_MS);
       hedge.unref();
     });

@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach } from 'vitest';
-import { REPO, cairn } from './cli.js';
+import { REPO, cairn, cairnAsync } from './cli.js';
 
 const BIN = join(REPO, 'bin', 'cairn.js');
 export const PASSPHRASE = 'integration test passphrase';
@@ -46,6 +46,11 @@ export class CairnEnv {
 
   run(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
     return cairn(args, { env: { ...this.env, ...extraEnv } });
+  }
+
+  /** run() without blocking this process (which may host a DHT testnet the command needs). */
+  runAsync(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+    return cairnAsync(args, { env: { ...this.env, ...extraEnv } });
   }
 
   /** cairn init with small Argon2id parameters (the defaults are tested elsewhere). */
@@ -137,4 +142,20 @@ export class CairnEnv {
 export function sh(command: string, cwd?: string) {
   const r = spawnSync('bash', ['-c', command], { cwd, encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** sh() without blocking this process. */
+export function shAsync(command: string, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-c', command], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }

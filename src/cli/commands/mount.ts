@@ -51,8 +51,11 @@ async function mountByName(name: string, dir: string, flags: MountFlags) {
             try {
               await mounted.unmount();
             } finally {
-              await volume.close();
-              await session.close();
+              try {
+                await volume.close();
+              } finally {
+                await session.close();
+              }
             }
           }
         },
