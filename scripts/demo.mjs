@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm run demo`: the story of a volume, told with the real `cairn` command
-// on a throwaway local cluster (its own $CAIRN_HOME and stores in a temp dir):
-// create a volume, let a container write to it, mount it and read it back,
-// show that the stores hold only ciphertext, then lose two stores and read it
-// all the same.
+// on the embedded cluster (`cairn dev up`: a DHT testnet on 127.0.0.1 and
+// eight storage peer processes, with a throwaway $CAIRN_HOME in a temp dir):
+// create a volume on the peers, let a container write to it, mount it and
+// read it back, show that the peers hold only ciphertext, lose two peers and
+// read it all the same, then repair it back to full redundancy.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -30,6 +31,40 @@ function cairn(args, { quiet = false } = {}) {
   if (!quiet && out) console.log(out.replace(/^/gm, '     '));
   if (r.status !== 0) throw new Error(`cairn ${args[0]} failed (exit ${r.status})`);
   return r.stdout;
+}
+
+/** `cairn dev up` in the background; resolves with its peers (key prefix, zone, pid) once it is up. */
+function devUp(peers) {
+  console.log(`   $ cairn dev up --peers ${peers} &`);
+  const child = spawn(process.execPath, [cli, 'dev', 'up', '--peers', String(peers)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return new Promise((resolve, reject) => {
+    const wait = setInterval(() => {
+      if (out.includes('Ctrl-C stops the cluster.')) {
+        clearInterval(wait);
+        console.log(out.trimEnd().replace(/^/gm, '     '));
+        const list = [...out.matchAll(/peer ([0-9a-f]{16})\s+(\S+)\s+pid (\d+)/g)].map((m) => ({ key: m[1], zone: m[2], pid: Number(m[3]) }));
+        resolve({
+          peers: list,
+          stop: async () => {
+            child.kill('SIGINT');
+            await exited;
+          },
+        });
+      }
+    }, 50);
+    exited.then((code) => {
+      clearInterval(wait);
+      reject(new Error(`cairn dev up exited (${code}): ${out}`));
+    });
+  });
 }
 
 function mount(name, dir, flags = []) {
@@ -68,42 +103,59 @@ const files = (dir) =>
     .map((f) => join(dir, String(f)))
     .filter((f) => statSync(f).isFile());
 
+let cluster;
 try {
-  console.log(`Cairn demo in ${root} (a throwaway $CAIRN_HOME and six local stores)`);
+  console.log(`Cairn demo in ${root} (a throwaway $CAIRN_HOME)`);
   say('A keyring: the master key, sealed under a passphrase (here a random one in $CAIRN_PASSPHRASE).');
   cairn(['init', '--kdf-memory', '16MiB', '--kdf-passes', '2']);
 
-  say('A volume: every block encrypted, Reed-Solomon coded 4+2, spread over six stores.');
-  cairn(['volume', 'create', 'demo']);
+  say('The embedded cluster: eight storage peers, each its own process and zone, on a loopback DHT.');
+  cluster = await devUp(8);
+  cairn(['peer', 'ls']);
+
+  say('A volume on the peers: every block encrypted here, Reed-Solomon coded 4+2, one shard per peer.');
+  cairn(['volume', 'create', 'demo', '--backend', 'peers']);
 
   say('A container (runc, busybox) writes to the volume at /data.');
-  cairn(['run', '--volume', 'demo:/data', '--', 'sh', '-c', `echo "${MESSAGE}" > /data/hello.txt; mkdir /data/notes; seq 1 50000 > /data/notes/numbers; ls -l /data`]);
+  cairn(['run', '--volume', 'demo:/data', '--', 'sh', '-c', `echo "${MESSAGE}" > /data/hello.txt; mkdir /data/notes; seq 1 200000 > /data/notes/numbers; ls -l /data`]);
 
   say('Mount it on the host (FUSE) and read it back.');
   const dir = join(root, 'mnt');
   mkdirSync(dir);
   let m = await mount('demo', dir);
+  const numbers = readFileSync(join(dir, 'notes', 'numbers'), 'utf8');
   console.log(`     hello.txt: ${readFileSync(join(dir, 'hello.txt'), 'utf8').trim()}`);
-  console.log(`     notes/numbers: ${readFileSync(join(dir, 'notes', 'numbers'), 'utf8').split('\n').length - 1} lines`);
+  console.log(`     notes/numbers: ${numbers.split('\n').length - 1} lines`);
   await m.stop();
 
-  say('What the stores hold: shards named by their hashes, no names, no plaintext.');
-  const shards = files(env.CAIRN_STORES);
-  const leaks = shards.filter((f) => {
+  say('What the peers hold: shards named by their hashes, no names, no plaintext.');
+  const peerDir = join(env.CAIRN_HOME, 'dev');
+  const shards = files(peerDir).filter((f) => f.includes('/shards/'));
+  const leaks = files(peerDir).filter((f) => {
     const b = readFileSync(f);
     return b.includes(MESSAGE) || b.includes('hello.txt') || b.includes('numbers');
   });
-  console.log(`     ${shards.length} files in ${env.CAIRN_STORES}, e.g. ${shards.find((f) => f.includes('shards'))?.slice(env.CAIRN_STORES.length + 1)}`);
+  console.log(`     ${shards.length} shard files under ${peerDir}, e.g. ${shards[0]?.slice(peerDir.length + 1)}`);
   console.log(`     files containing the message or a file name: ${leaks.length}`);
-  if (leaks.length > 0) throw new Error('plaintext found in the stores');
+  if (leaks.length > 0) throw new Error('plaintext found on the peers');
 
-  say('Lose two of the six stores entirely; any four shards of every stripe are enough.');
-  for (const s of ['store-0', 'store-1']) rmSync(join(env.CAIRN_STORES, s, 'shards'), { recursive: true, force: true });
+  const lost = cluster.peers.slice(0, 2);
+  say(`Lose two peers (kill -9 ${lost.map((p) => p.pid).join(' ')}): any four shards of every stripe are enough.`);
+  for (const p of lost) process.kill(p.pid, 'SIGKILL');
+  await new Promise((resolve) => setTimeout(resolve, 6000));
+  cairn(['peer', 'ls']);
   m = await mount('demo', dir, ['--read-only']);
   const back = readFileSync(join(dir, 'hello.txt'), 'utf8').trim();
+  const numbersBack = readFileSync(join(dir, 'notes', 'numbers'), 'utf8');
   console.log(`     hello.txt: ${back}`);
+  console.log(`     notes/numbers: ${numbersBack === numbers ? 'identical' : 'DIFFERENT'}`);
   await m.stop();
-  if (back !== MESSAGE) throw new Error('the volume did not read back');
+  if (back !== MESSAGE || numbersBack !== numbers) throw new Error('the volume did not read back');
+
+  say('Repair: rebuild the lost shards from any four, onto the peers that are up, in zones the stripe does not use.');
+  cairn(['repair', 'demo']);
+  cairn(['repair', 'demo']);
+  cairn(['peer', 'ls']);
 
   console.log('\nDone. `npx cairn --help` lists the commands; README.md has the tour.');
 } catch (err) {
@@ -111,5 +163,6 @@ try {
   process.exitCode = 1;
 } finally {
   spawnSync('fusermount', ['-uz', join(root, 'mnt')]);
+  await cluster?.stop();
   rmSync(root, { recursive: true, force: true });
 }
