@@ -158,12 +158,33 @@ export class LiveCluster {
     for (;;) {
       const value = await probe();
       if (value !== undefined) return value;
-      if (Date.now() > deadline) {
-        const tails = [...this.agents.values()].map((a) => `--- ${a.name}:\n${a.output().split('\n').slice(-15).join('\n')}`);
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${tails.join('\n')}`);
-      }
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${this.#diagnose()}`);
       await sleep(100);
     }
+  }
+
+  /** For a timeout's message: each agent's last log lines, its process state, and its containers' processes. */
+  #diagnose(): string {
+    const read = (path: string) => {
+      try {
+        return readFileSync(path, 'utf8').trim();
+      } catch {
+        return '?';
+      }
+    };
+    const proc = (pid: number) =>
+      `${pid} ${read(`/proc/${pid}/status`).split('\n').find((l) => l.startsWith('State')) ?? ''} wchan=${read(`/proc/${pid}/wchan`)}`;
+    return [...this.agents.values()]
+      .map((a) => {
+        const containers = runcList(join(a.state, 'runc')).map((c) => {
+          const pid = (JSON.parse(execFileSync('runc', ['--root', join(a.state, 'runc'), 'state', c.id], { encoding: 'utf8' })) as { pid: number }).pid;
+          const children = read(`/proc/${pid}/task/${pid}/children`).split(' ').filter(Boolean).map(Number);
+          return `  container ${c.id} ${c.status}: ${[pid, ...children].map(proc).join('; ')}`;
+        });
+        const agent = a.child.pid === undefined ? 'no pid' : proc(a.child.pid);
+        return [`--- ${a.name} (${agent}):`, ...a.output().split('\n').slice(-15), ...containers].join('\n');
+      })
+      .join('\n');
   }
 
   async cleanup(): Promise<void> {
