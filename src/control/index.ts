@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { CairnError } from '../errors/index.js';
 import { createLogger } from '../log/index.js';
 import { controlServer } from './http.js';
 import { ControlPlane } from './plane.js';
@@ -52,13 +53,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     log,
   });
   const server = controlServer(plane, log);
+  const port = options.port ?? DEFAULT_CONTROL_PORT;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? DEFAULT_CONTROL_PORT, '127.0.0.1', () => resolve());
+      server.listen(port, '127.0.0.1', () => resolve());
     });
   } catch (err) {
     await plane.close();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new CairnError('control.port-busy', `127.0.0.1:${port} is in use (another control plane?); choose another --port`);
+    }
     throw err;
   }
   let ticking: Promise<void> | undefined;

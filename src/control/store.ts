@@ -5,6 +5,7 @@
  * stored: it is re-sent every second.
  */
 import { Level } from 'level';
+import { CairnError } from '../errors/index.js';
 import type { AppRecord, InstanceRecord, NodeInfo } from '../scheduler/model.js';
 
 type StoredNode = Omit<NodeInfo, 'lastSeenMs'>;
@@ -39,12 +40,22 @@ export class ControlStore {
 
   static async open(dir: string): Promise<ControlStore> {
     const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
-    await db.open();
+    try {
+      await db.open();
+    } catch (err) {
+      if ((err as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED') {
+        throw new CairnError('control.busy', `another control plane uses ${dir}; give each its own --state directory`);
+      }
+      throw err;
+    }
     const schema = await db.get(SCHEMA);
     if (schema === undefined) await db.put(SCHEMA, SCHEMA_VERSION);
     else if (schema !== SCHEMA_VERSION) {
       await db.close();
-      throw new Error(`control plane state in ${dir} has schema ${String(schema)}; this cairn reads ${SCHEMA_VERSION}`);
+      throw new CairnError(
+        'control.schema',
+        `the control plane state in ${dir} has schema ${String(schema)}, this cairn reads ${SCHEMA_VERSION}; run the cairn that wrote it`,
+      );
     }
     return new ControlStore(db);
   }

@@ -255,6 +255,20 @@ describe('the control plane API', () => {
     expect(old.message).toMatch(/speaks API 1/);
   });
 
+  it('refuses a second control plane on the same state directory, clearly', async () => {
+    const dir = join(ROOT, 'shared');
+    running.push(await startControlPlane({ dir, port: 0 }));
+    await expect(startControlPlane({ dir, port: 0 })).rejects.toThrow(/another control plane uses .*shared\/db; give each its own --state directory/);
+  });
+
+  it('refuses a port already taken, and leaves its state closed for the next try', async () => {
+    const { plane } = await start();
+    const port = Number(new URL(plane.url).port);
+    const dir = join(ROOT, 'port-taken');
+    await expect(startControlPlane({ dir, port })).rejects.toThrow(`127.0.0.1:${port} is in use (another control plane?); choose another --port`);
+    running.push(await startControlPlane({ dir, port: 0 }));
+  });
+
   it('keeps apps, nodes and instances across a restart', async () => {
     const dir = join(ROOT, 'restart');
     const first = await startControlPlane({ dir, port: 0 });
