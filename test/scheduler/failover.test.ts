@@ -311,6 +311,16 @@ health:
     }
   });
 
+  it('a second agent on a state directory in use is refused, and a taken node name too', () => {
+    const n2 = cluster.agents.get('n2')!;
+    const same = cluster.cli(['node', 'start', '--state', n2.state, '--name', 'other']);
+    expect(same.code).toBe(1);
+    expect(same.stderr).toMatch(new RegExp(`another node agent \\(pid ${n2.child.pid}\\) uses .*node-n2; give each agent its own --state directory`));
+    const name = cluster.cli(['node', 'start', '--state', join(cluster.env.root, 'node-dup'), '--name', 'n2']);
+    expect(name.code).toBe(1);
+    expect(name.stderr).toMatch(/a node named "n2" is already registered and live; give this one another --name/);
+  });
+
   it('removing an app stops its containers and unmounts its volumes', async () => {
     const apps = (await cluster.client.apps()).map((a) => a.name);
     expect(apps).toContain('keeper');
