@@ -16,6 +16,7 @@ import {
 import type { Comparison } from '../../../bench/harness.js';
 import { type BucketPipelineResult, benchBucketPipeline } from '../../../bench/pipeline/bucket.js';
 import { type PipelineRow, benchPipeline } from '../../../bench/pipeline/index.js';
+import { type PeersPipelineResult, benchPeersPipeline } from '../../../bench/pipeline/peers.js';
 import { UsageError } from '../../errors/index.js';
 import { asFlag, parseCount, parseSize } from '../parse.js';
 import { progressBar } from '../progress.js';
@@ -79,9 +80,22 @@ function addBench<Row extends Comparison>(parent: Command, spec: BenchSpec<Row>)
   });
 }
 
-function parsePipelineBackend(text: string): 'memory' | 'bucket' {
-  if (text !== 'memory' && text !== 'bucket') throw new UsageError(`--backend must be memory or bucket, not "${text}"`);
+function parsePipelineBackend(text: string): 'memory' | 'bucket' | 'peers' {
+  if (text !== 'memory' && text !== 'bucket' && text !== 'peers') throw new UsageError(`--backend must be memory, bucket or peers, not "${text}"`);
   return text;
+}
+
+function printPeersPipeline(result: PeersPipelineResult, size: number): void {
+  printTable(
+    ['op', 'peers MB/s', 'local MB/s', 'ratio'],
+    result.rows.map((r) => [r.op, r.peers_MBps.toFixed(1), r.local_MBps.toFixed(1), `${r.ratio.toFixed(2)}x`]),
+  );
+  const r = result.repair;
+  process.stdout.write(
+    `repair after killing a peer holding ${(r.lost_bytes / 2 ** 20).toFixed(0)} MiB: ${r.shards_rebuilt} shards rebuilt in ${r.seconds} s, ` +
+      `${r.rebuilt_MBps.toFixed(1)} MB/s rebuilt (${r.moved_MBps.toFixed(1)} MB/s read + written)\n` +
+      `volume: RS 4+2, 1 MiB blocks; 6 peer processes (cairn dev up) vs the local backend; dd of ${size} bytes ending in fsync, cold read through a fresh mount; medians\n`,
+  );
 }
 
 function printBucketPipeline(result: BucketPipelineResult, size: number): void {
@@ -147,13 +161,24 @@ export function registerBench(program: Command): void {
         command
           .option(
             '--backend <backend>',
-            'memory: seal and open in memory (the default); bucket: a mounted volume on an S3 bucket (s3rver) vs rclone crypt over the same bucket',
+            'memory: seal and open in memory (the default); bucket: a mounted volume on an S3 bucket (s3rver) vs rclone crypt over the same bucket; peers: a mounted volume on 6 local peers vs the local backend, then repair',
             asFlag(parsePipelineBackend),
             'memory',
           )
-          .option('--size <size>', 'with --backend bucket: bytes written per round', asFlag(parseSize), 64 * 2 ** 20),
+          .option('--size <size>', 'with --backend bucket or peers: bytes written per round (default 64MiB for bucket, 1GiB for peers)', asFlag(parseSize)),
       run: async (raw) => {
+        if (raw.backend === 'peers') {
+          const size = (raw.size as number | undefined) ?? 2 ** 30;
+          const progress = progressBar();
+          const json = raw.json === true;
+          const result = await benchPeersPipeline({ size, rounds: raw.rounds as number, onProgress: json ? undefined : progress.update });
+          progress.end();
+          if (json) process.stdout.write(`${JSON.stringify({ bench: 'pipeline', backend: 'peers', size, ...result })}\n`);
+          else printPeersPipeline(result, size);
+          return true;
+        }
         if (raw.backend !== 'bucket') return false;
+        raw.size ??= 64 * 2 ** 20;
         const progress = progressBar();
         const json = raw.json === true;
         const result = await benchBucketPipeline({
