@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
-import { RepairError, type RepairReport, type ScrubReport, repairVolume, scrubVolume } from '../../repair/index.js';
-import { VolumeBusyError } from '../../volume/index.js';
+import { join } from 'node:path';
+import { type BackendSpec, CATALOG_STORES, type CatalogEntry, formatBackendSpec, parseBackendSpec } from '../../cluster/index.js';
+import { GcError, RepairError, type RepairReport, type ScrubReport, collectGarbage, repairVolume, scrubVolume } from '../../repair/index.js';
+import { type Volume, VolumeBusyError } from '../../volume/index.js';
 import { asFlag, parseCount, parseDurationOrZero } from '../parse.js';
 import { progressBar } from '../progress.js';
 import { openSession, openVolume } from '../session.js';
@@ -30,7 +32,57 @@ function scrubSummary(r: ScrubReport): string {
   );
 }
 
+/** The volumes whose shards live on the stores of `spec`: those the collector must not take from. */
+function sharesStores(spec: BackendSpec, entry: CatalogEntry): boolean {
+  const other = parseBackendSpec(entry.backend);
+  if (spec.kind === 'bucket' && other.kind === 'bucket') return other.buckets.some((b) => spec.buckets.includes(b));
+  return spec.kind === other.kind;
+}
+
 export function registerRepair(program: Command): void {
+  program
+    .command('gc')
+    .description('delete shards no committed head references (left by crashed commits), in two passes a grace period apart')
+    .option('--backend <backend>', 'local, peers or bucket:B[,B2…]', asFlag(parseBackendSpec), { kind: 'local' })
+    .option('--grace <duration>', 'a shard must stay unreferenced this long before it is deleted', asFlag(parseDurationOrZero), 3_600_000)
+    .option('--dry-run', 'report only')
+    .option('--json', 'print the report as JSON')
+    .option(...passphraseOption)
+    .action(async (flags: { backend: BackendSpec; grace: number; dryRun?: boolean; json?: boolean; passphraseFile?: string }) => {
+      const session = await openSession(flags.passphraseFile);
+      const volumes: Volume[] = [];
+      try {
+        const { entries, unreachable } = await session.catalogs.list();
+        if (unreachable.length > 0) throw new GcError(`not collecting: the ${unreachable[0].home} catalog is unreachable (${unreachable[0].error.message})`);
+        const mine = entries.filter((e) => sharesStores(flags.backend, e));
+        for (const entry of mine) {
+          // Every head must be read: a shard of a volume we could not open might look unreferenced.
+          volumes.push(await openVolume(session, entry, { readOnly: true }));
+        }
+        const n = Math.max(CATALOG_STORES, ...mine.map((e) => e.k + e.m));
+        const backend = await session.backends.open(flags.backend, flags.backend.kind === 'bucket' ? flags.backend.buckets.length : n);
+        const name = formatBackendSpec(flags.backend).replace(/[^a-z0-9-]/g, '_');
+        const report = await collectGarbage(backend.stores, volumes, {
+          statePath: join(session.home, 'gc', `${name}.json`),
+          graceMs: flags.grace,
+          dryRun: flags.dryRun,
+        });
+        if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+        else {
+          process.stdout.write(
+            `${report.shards} shards on ${report.stores} stores, ${report.referenced} referenced by ${mine.length} volumes; ` +
+              `${report.deleted} deleted, ${report.candidates} unreferenced kept until they are ${flags.grace / 1000} s old` +
+              (report.failed ? `, ${report.failed} stores or deletes failed (retried next time)` : '') +
+              '\n',
+          );
+        }
+      } finally {
+        await Promise.allSettled(volumes.map((v) => v.close()));
+        await session.close();
+      }
+    });
+
+
   program
     .command('repair <name>')
     .description('bring every stripe of a volume back to n healthy shards (rebuilt from any k, placed on stores that are up)')
