@@ -6,8 +6,9 @@
 // read it back, show that the peers hold only ciphertext, lose two peers and
 // read it all the same, then repair it back to full redundancy.
 import { spawn, spawnSync } from 'node:child_process';
+import https from 'node:https';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,13 +26,57 @@ let step = 0;
 const say = (text) => console.log(`\n${++step}. ${text}`);
 
 function cairn(args, { quiet = false } = {}) {
-  console.log(`   $ cairn ${args.join(' ')}`);
+  if (!quiet) console.log(`   $ cairn ${args.join(' ')}`);
   const r = spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8' });
   const out = `${r.stdout}${r.stderr}`.trimEnd();
   if (!quiet && out) console.log(out.replace(/^/gm, '     '));
   if (r.status !== 0) throw new Error(`cairn ${args[0]} failed (exit ${r.status})`);
   return r.stdout;
 }
+
+/** A long-running `cairn` command in the background; resolves once its output matches `ready`. */
+function background(args, ready, extraEnv = {}) {
+  console.log(`   $ cairn ${args.join(' ')} &`);
+  const child = spawn(process.execPath, [cli, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  started.push({ child, exited });
+  return new Promise((resolve, reject) => {
+    const wait = setInterval(() => {
+      if (ready.test(out)) {
+        clearInterval(wait);
+        resolve({ child, out: () => out, exited });
+      }
+    }, 50);
+    exited.then((code) => {
+      clearInterval(wait);
+      reject(new Error(`cairn ${args[0]} exited (${code}): ${out}`));
+    });
+  });
+}
+
+/** GET https://HOST:PORT/PATH through the router (SNI = HOST), trusting the dev CA. */
+function viaRouter(host, port, path, ca) {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: '127.0.0.1', port, path, servername: host, headers: { host }, ca, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => {
+        body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+const started = [];
 
 /** `cairn dev up` in the background; resolves with its peers (key prefix, zone, pid) once it is up. */
 function devUp(peers) {
@@ -53,6 +98,7 @@ function devUp(peers) {
         const list = [...out.matchAll(/peer ([0-9a-f]{16})\s+(\S+)\s+pid (\d+)/g)].map((m) => ({ key: m[1], zone: m[2], pid: Number(m[3]) }));
         resolve({
           peers: list,
+          out: () => out,
           stop: async () => {
             child.kill('SIGINT');
             await exited;
@@ -157,12 +203,88 @@ try {
   cairn(['repair', 'demo']);
   cairn(['peer', 'ls']);
 
+
+  say('Apps: two node agents, the entrypoint router, and an app whose data lives on a volume on the peers.');
+  const control = /control plane listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cluster.out())[1];
+  const withControl = { CAIRN_CONTROL: control };
+  const agents = {};
+  for (const [name, zone] of [['n1', 'zone-1'], ['n2', 'zone-2']]) {
+    agents[name] = await background(['node', 'start', '--state', join(root, name), '--name', name, '--zone', zone], /registered with/, withControl);
+  }
+  const router = await background(['router', 'start', '--control', control, '--listen-tls', '0', '--metrics', '0'], /router listening: tls 127\.0\.0\.1:\d+/);
+  const tlsPort = Number(/router listening: tls 127\.0\.0\.1:(\d+)/.exec(router.out())[1]);
+  cairn(['volume', 'create', 'site', '--backend', 'peers']);
+  const spec = join(root, 'site.yaml');
+  writeFileSync(
+    spec,
+    [
+      'name: site',
+      'command: |',
+      '  [ -f /data/index.html ] || { echo "Hello through the router, from a volume on the peers" > /data/index.html && sync /data/index.html; }',
+      '  exec httpd -f -p "$PORT" -h /data',
+      'ports:',
+      '  - name: web',
+      '    protocol: http',
+      'volumes:',
+      '  - name: site',
+      '    path: /data',
+      'health:',
+      '  type: http',
+      '  path: /index.html',
+      '',
+    ].join('\n'),
+  );
+  console.log(`     ${spec}:\n${readFileSync(spec, 'utf8').trimEnd().replace(/^/gm, '       ')}`);
+  const deployed = cairn(['app', 'deploy', spec, '--wait', '--control', control]);
+  const host = /^\s+(site-[a-z0-9]+\.zone-1\.cairn\.test)$/m.exec(deployed)[1];
+  const ca = readFileSync(join(env.CAIRN_HOME, 'dev', 'ca', 'ca.crt'));
+  // The router picks the new route up from the control plane within a second or two.
+  let first;
+  for (let i = 0; i < 40 && first?.status !== 200; i++) {
+    first = await viaRouter(host, tlsPort, '/index.html', ca).catch(() => undefined);
+    if (first?.status !== 200) await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  console.log(`   GET https://${host}:${tlsPort}/index.html (TLS terminated by the router with a dev CA certificate)`);
+  console.log(`     ${first?.status} ${first?.body.trim()}`);
+  if (first?.status !== 200) throw new Error('the app did not answer through the router');
+
+  const where = () => JSON.parse(cairn(['app', 'ls', '--json', '--control', control], { quiet: true }))[0].instances[0];
+  const before = where();
+  say(`Lose the node running it: kill -9 the agent ${before.node} (pid ${agents[before.node].child.pid}).`);
+  const t0 = Date.now();
+  agents[before.node].child.kill('SIGKILL');
+  let after;
+  for (let i = 0; i < 120; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = where();
+    if (now.node !== before.node && now.status?.state === 'running' && now.status?.healthy) {
+      const r = await viaRouter(host, tlsPort, '/index.html', ca).catch(() => undefined);
+      if (r?.status === 200) {
+        after = { node: now.node, body: r.body, seconds: (Date.now() - t0) / 1000, epoch: now.status.volumes?.[0]?.epoch };
+        break;
+      }
+    }
+  }
+  if (!after) throw new Error('the app did not come back on another node');
+  console.log(`     back on ${after.node} after ${after.seconds.toFixed(1)} s, volume lease epoch ${after.epoch} (the lost node is fenced off)`);
+  console.log(`     GET https://${host}:${tlsPort}/index.html: ${after.body.trim()}`);
+  cairn(['app', 'ls', '--control', control]);
+  // The killed agent's leftovers (its container, its dead mount) are cleared when it starts again.
+  agents[before.node] = await background(['node', 'start', '--state', join(root, before.node), '--name', before.node, '--zone', before.node === 'n1' ? 'zone-1' : 'zone-2'], /registered with/, withControl);
+  cairn(['app', 'rm', 'site', '--control', control]);
+
   console.log('\nDone. `npx cairn --help` lists the commands; README.md has the tour.');
 } catch (err) {
   console.error(`\ndemo failed: ${err.message}`);
   process.exitCode = 1;
 } finally {
   spawnSync('fusermount', ['-uz', join(root, 'mnt')]);
+  // Agents and the router first (they commit and unmount), then the cluster they use.
+  for (const { child, exited } of started.reverse()) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000).unref())]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
   await cluster?.stop();
   rmSync(root, { recursive: true, force: true });
 }

@@ -36,6 +36,11 @@ describe('cairn dev up', () => {
     await expect.poll(() => out, { timeout: 30_000 }).toMatch(/Ctrl-C stops the cluster/);
     expect(out).toMatch(/3 peers on a local DHT testnet \(bootstrap 127\.0\.0\.1:\d+\)/);
     expect(out).toMatch(/cairn volume create NAME --backend peers/);
+    const control = /control plane listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+    expect(control).toBeDefined();
+    const nodes = await env.runAsync(['node', 'ls', '--json', '--control', control!]);
+    expect(nodes.stderr).toBe('');
+    expect(JSON.parse(nodes.stdout)).toEqual([]);
     const pids = [...out.matchAll(/zone-(\d)\s+pid (\d+)/g)].map((m) => Number(m[2]));
     expect([...out.matchAll(/zone-(\d)\s+pid/g)].map((m) => m[1])).toEqual(['1', '2', '3']);
     started.push(...pids);

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { startControlPlane } from '../../control/index.js';
 import { startDevCluster } from '../../dev/index.js';
+import { ensureDevCa, issueCertificate } from '../../router/index.js';
 import { asFlag, parseCount, parseSize } from '../parse.js';
 import { openSession } from '../session.js';
 import { untilSignal } from '../signals.js';
@@ -26,27 +28,43 @@ export function registerDev(program: Command): void {
       const home = session.home;
       const masterKey = session.masterKey;
       await session.close();
+      const dir = flags.dir ?? join(home, 'dev');
       const cluster = await startDevCluster({
         home,
         masterKey,
-        dir: flags.dir ?? join(home, 'dev'),
+        dir,
         peers: flags.peers,
         capacity: flags.capacity,
         force: flags.force,
+      });
+      // The control plane for apps and node agents, with the dev CA issuing the certificates routers terminate with.
+      const ca = await ensureDevCa(join(dir, 'ca'));
+      const control = await startControlPlane({
+        dir: join(dir, 'control'),
+        port: 0,
+        issueCertificate: (host) => issueCertificate(ca, host, join(dir, 'control', 'certs')),
+      }).catch(async (err: unknown) => {
+        await cluster.stop();
+        throw err;
       });
       const boot = cluster.bootstrap.map((b) => `${b.host}:${b.port}`).join(',');
       process.stdout.write(
         `cairn dev cluster up: ${cluster.peers.length} peers on a local DHT testnet (bootstrap ${boot})\n` +
           cluster.peers.map((p) => `  peer ${p.key.slice(0, 16)}  ${p.options.zone}  pid ${p.pid}  ${p.options.dir}\n`).join('') +
           `cluster config written to ${join(home, 'cluster.json')}\n` +
+          `control plane listening on ${control.url} (dev CA in ${join(dir, 'ca')})\n` +
           `in another shell (same CAIRN_HOME=${home}):\n` +
           `  cairn peer ls\n` +
           `  cairn volume create NAME --backend peers\n` +
           `  cairn mount NAME DIR\n` +
+          `  export CAIRN_CONTROL=${control.url}\n` +
+          `  cairn node start --state DIR --name n1 --zone zone-1 &   # then: cairn app deploy APP.yaml\n` +
+          `  cairn router start --control ${control.url}\n` +
           `Ctrl-C stops the cluster.\n`,
       );
       const signal = await untilSignal();
       process.stderr.write(`${signal}: stopping the peers and the testnet\n`);
+      await control.close();
       await cluster.stop();
       process.stdout.write('cluster stopped\n');
     });
