@@ -92,11 +92,34 @@ export class Backend {
       minimumDegraded: descriptor.m > 0 ? landed : undefined,
     });
     const stores = placement.stores.map((id) => id ?? '');
-    const results = await Promise.allSettled(
-      shards.map((shard, i) =>
-        stores[i] ? this.#byId.get(stores[i])!.put(descriptor.shardIds[i], shard) : Promise.reject(new BackendError('no store up for this shard')),
-      ),
-    );
+    const spare = this.stores.map((s) => s.id).filter((id) => !stores.includes(id) && this.isUp(id));
+    // A store that refuses (full, or failing) gives its shard to a spare store, new zones first.
+    const putSomewhere = async (i: number): Promise<void> => {
+      const first = stores[i];
+      if (first) {
+        try {
+          await this.#byId.get(first)!.put(descriptor.shardIds[i], shards[i]);
+          return;
+        } catch (err) {
+          if (spare.length === 0) throw err;
+        }
+      }
+      const used = new Set(stores.filter(Boolean).map((id) => this.zoneOf(id)));
+      spare.sort((a, b) => Number(used.has(this.zoneOf(a))) - Number(used.has(this.zoneOf(b))));
+      let last: unknown = new BackendError('no store up for this shard');
+      while (spare.length > 0) {
+        const next = spare.shift()!;
+        try {
+          await this.#byId.get(next)!.put(descriptor.shardIds[i], shards[i]);
+          stores[i] = next;
+          return;
+        } catch (err) {
+          last = err;
+        }
+      }
+      throw last;
+    };
+    const results = await Promise.allSettled(shards.map((_, i) => putSomewhere(i)));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (results.length - failed.length < landed) {
       throw new BackendError(
