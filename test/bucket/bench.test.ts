@@ -25,7 +25,7 @@ describe('cairn bench pipeline --backend bucket', () => {
   it('keeps the in-memory pipeline as the default, and refuses an unknown backend', () => {
     const bad = cairn(['bench', 'pipeline', '--backend', 'tape']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--backend must be memory or bucket, not "tape"/);
+    expect(bad.stderr).toMatch(/--backend must be memory, bucket or peers, not "tape"/);
     const memory = cairn(['bench', 'pipeline', '--json', '--rounds', '1', '--block-size', '64KiB']);
     expect(memory.code, memory.stderr).toBe(0);
     expect(JSON.parse(memory.stdout)).toMatchObject({ bench: 'pipeline', size: 65536 });
