@@ -13,7 +13,8 @@ import { nines } from './stats.js';
 
 export { renderChart } from './chart.js';
 export { DEFAULT_INPUTS, type DurabilityFlags, parseDurabilityFlags, parseNumber, parseSeed } from './inputs.js';
-export { printReport } from './report.js';
+export { LIVE_DEFAULTS, LiveRunError, MAX_LIVE_PEERS, liveMisfit, liveSchemes, liveSteps, runLive } from './live.js';
+export { printLive, printReport } from './report.js';
 export { DEFAULT_SCHEMES, parseScheme, type Scheme } from './scheme.js';
 
 export interface DurabilityInputs {
@@ -33,16 +34,61 @@ export interface DurabilityInputs {
   targetNines: number;
 }
 
+/** One fault of a live run and the repair after it. */
+export interface LiveEvent {
+  /** What was done, e.g. "kill -9 2 peers at once". */
+  event: string;
+  /** The peers it was done to (first 16 hex characters of their keys). */
+  peers: string[];
+  /** Peers down or stalled right after the fault. */
+  peers_down: number;
+  /** From the fault to a repair pass that found every stripe back to n shards; null if MAX passes did not get there. */
+  seconds_to_full_redundancy: number | null;
+  repair_passes: number;
+  /** Stripes short of n shards in the first repair pass. */
+  degraded: number;
+  shards_rebuilt: number;
+  /** Bytes repair read to rebuild plus bytes it wrote. */
+  bytes_moved: number;
+  /** Events that read the dataset while faulted (stall, past m): bytes that could not be read then. */
+  bytes_unreadable?: number;
+  /** Bytes that read back different from what was written (must always be 0). */
+  bytes_wrong?: number;
+  /** Corruption: shard files with a flipped byte, and how many of them scrub found. */
+  shards_corrupted?: number;
+  scrub_found?: number;
+  /** Why something could not be read or repaired. */
+  note?: string;
+}
+
 /**
  * What a live run (real peers killed while repair runs) adds to a scheme's
  * row; absent when the row is only modelled and simulated.
  */
 export interface LiveFigures {
-  /** Seconds from each fault to full redundancy again. */
-  seconds_to_full_redundancy: number[];
+  peers: number;
+  dataset_bytes: number;
+  files: number;
+  /** Seconds from each fault to full redundancy again, in event order (null: not reached). */
+  seconds_to_full_redundancy: (number | null)[];
+  /** All bytes repair moved over the seconds of the repair passes that moved any. */
   repair_MBps: number;
+  /** Read back as written through a read-only mount after the last event. */
   bytes_verified: number;
+  /** dataset_bytes - bytes_verified. */
   bytes_lost: number;
+  /** Of the lost, those that read back wrong rather than failing. */
+  bytes_wrong: number;
+  events: LiveEvent[];
+}
+
+/** Which schemes ran live, which did not and why. */
+export interface LiveSummary {
+  peers: number;
+  size: number;
+  beyond_m: boolean;
+  schemes: string[];
+  not_run: { scheme: string; why: string }[];
 }
 
 /** Loss figures are annual probabilities; "volume" means at least one of its stripes lost. */
@@ -104,6 +150,7 @@ export interface DurabilityReport {
   };
   results: DurabilityRow[];
   answer: DurabilityAnswer;
+  live?: LiveSummary;
 }
 
 function finite(x: number): number | null {

@@ -46,3 +46,39 @@ export function printReport(report: DurabilityReport, chartPath: string, out = p
   lines.push(`chart: ${chartPath}`);
   out.write(`${lines.join('\n')}\n`);
 }
+
+/** The live runs: one table of events per scheme, then what was read back. */
+export function printLive(report: DurabilityReport, out = process.stdout): void {
+  const live = report.live;
+  if (!live) return;
+  out.write(
+    `\nlive: ${live.peers} peer processes (cairn dev up) on this machine, ${humanBytes(live.size)} of seeded files of known SHA-256 per scheme; ` +
+      `after each fault, cairn repair until every stripe has n shards again\n`,
+  );
+  for (const { scheme, why } of live.not_run) out.write(`${scheme} not run live: ${why}\n`);
+  for (const row of report.results) {
+    const l = row.live;
+    if (!l) continue;
+    out.write(`\n${row.scheme} (k=${row.k}, m=${row.m}), ${l.files} files\n`);
+    printTable(
+      ['event', 'down', 'to full s', 'passes', 'degraded', 'rebuilt', 'moved', 'unreadable meanwhile', 'note'],
+      l.events.map((e) => [
+        e.event,
+        String(e.peers_down),
+        e.seconds_to_full_redundancy === null ? 'NOT REACHED' : e.seconds_to_full_redundancy.toFixed(1),
+        String(e.repair_passes),
+        String(e.degraded),
+        String(e.shards_rebuilt),
+        humanBytes(e.bytes_moved),
+        e.bytes_unreadable === undefined ? '-' : humanBytes(e.bytes_unreadable) + (e.bytes_wrong ? `, ${humanBytes(e.bytes_wrong)} WRONG` : ''),
+        [e.shards_corrupted === undefined ? '' : `${e.shards_corrupted} flipped, scrub found ${e.scrub_found}`, e.note ?? ''].filter(Boolean).join('; '),
+      ]),
+      out,
+    );
+    out.write(
+      `${row.scheme}: read back ${humanBytes(l.bytes_verified)} of ${humanBytes(l.dataset_bytes)} as written, ` +
+        `${l.bytes_lost === 0 ? 'nothing lost' : `${humanBytes(l.bytes_lost)} LOST (${humanBytes(l.bytes_wrong)} wrong)`}; ` +
+        `repair ${l.repair_MBps.toFixed(1)} MB/s (bytes moved / seconds of the passes that moved them)\n`,
+    );
+  }
+}

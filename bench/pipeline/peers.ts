@@ -10,12 +10,12 @@
  * Everything runs as child processes: this process only times them, so it
  * never blocks a DHT node or a FUSE mount it serves.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../../src/repo/index.js';
+import { type Child, cairn, dropCaches, run, start } from '../procs.js';
 
 export interface PeersPipelineRow {
   op: 'write+fsync' | 'cold read';
@@ -46,62 +46,8 @@ export interface PeersPipelineOptions {
   onProgress?: (done: number, total: number, label: string) => void;
 }
 
-interface Child {
-  out: () => string;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
-const cli = () => join(repoRoot(), 'bin', 'cairn.js');
 const round1 = (x: number) => Math.round(x * 10) / 10;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/** A long-running `cairn` child; resolves once its output matches `ready`. */
-function start(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<Child> {
-  const child: ChildProcess = spawn(process.execPath, [cli(), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 60_000).unref())]);
-  };
-  return new Promise((resolve, reject) => {
-    const check = (d: Buffer) => {
-      out += d;
-      if (ready.test(out)) resolve({ out: () => out, stop });
-    };
-    child.stdout?.on('data', check);
-    child.stderr?.on('data', check);
-    void exited.then(() => reject(new Error(`cairn ${args[0]} ${args[1] ?? ''} ended: ${out.trim().slice(-500)}`)));
-  });
-}
-
-/** Runs a command to completion without blocking this process; resolves with seconds taken and stdout. */
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ seconds: number; stdout: string }> {
-  const begin = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve({ seconds: (performance.now() - begin) / 1000, stdout });
-      else reject(new Error(`${command} ${args.join(' ')} failed (${code}): ${stderr.trim().slice(-500)}`));
-    });
-  });
-}
-
-const cairn = (args: string[], env: NodeJS.ProcessEnv) => run(process.execPath, [cli(), ...args], env);
-
-function dropCaches(): void {
-  spawnSync('sync');
-  try {
-    writeFileSync('/proc/sys/vm/drop_caches', '3');
-  } catch {
-    // Not allowed here: both sides read equally warm.
-  }
-}
 
 export async function benchPeersPipeline(options: PeersPipelineOptions = {}): Promise<PeersPipelineResult> {
   const size = options.size ?? 2 ** 30;

@@ -6,12 +6,19 @@ import { benchFuse } from '../../../bench/fuse/index.js';
 import {
   DEFAULT_INPUTS,
   type DurabilityFlags,
+  type DurabilityReport,
+  LIVE_DEFAULTS,
+  type Scheme,
   benchDurability,
+  liveSchemes,
+  liveSteps,
   parseDurabilityFlags,
   parseNumber,
   parseSeed,
+  printLive,
   printReport,
   renderChart,
+  runLive,
 } from '../../../bench/durability/index.js';
 import type { Comparison } from '../../../bench/harness.js';
 import { type BucketPipelineResult, benchBucketPipeline } from '../../../bench/pipeline/bucket.js';
@@ -19,7 +26,7 @@ import { type PipelineRow, benchPipeline } from '../../../bench/pipeline/index.j
 import { type PeersPipelineResult, benchPeersPipeline } from '../../../bench/pipeline/peers.js';
 import { UsageError } from '../../errors/index.js';
 import { asFlag, parseCount, parseSize } from '../parse.js';
-import { progressBar } from '../progress.js';
+import { type Progress as ProgressBar, progressBar } from '../progress.js';
 import { printTable } from '../table.js';
 import { registerRouterBench } from './router.js';
 
@@ -264,21 +271,102 @@ function addDurabilityBench(parent: Command): void {
     .option('--seed <n>', 'simulation seed (same seed, same output)', asFlag(parseSeed), d.seed)
     .option('--target-nines <n>', 'nines of annual durability the answer line asks for', number, d.targetNines)
     .option('--chart <path>', 'where to write the SVG chart', d.chart)
+    .option('--live', 'also inject faults into real peer processes (kill, corrupt, stall, restart) for each scheme that fits, and read every byte back')
+    .option('--live-peers <n>', `with --live: peer processes in the cluster (default ${LIVE_DEFAULTS.peers}); a scheme runs live if n + m <= this`, asFlag(parseCount))
+    .option('--live-size <size>', `with --live: bytes of data written and verified per scheme (default ${LIVE_DEFAULTS.size / 2 ** 20}MiB)`, asFlag(parseSize))
+    .option('--beyond-m', 'with --live: one more event kills m + 1 peers at once, to show what is unreadable until they return')
     .option('--json', 'print one JSON object instead of a table')
-    .action(({ chart, json, ...flags }: DurabilityFlags & { chart: string; json?: boolean }) => {
+    .action(async ({ chart, json, live, livePeers, liveSize, beyondM, ...flags }: DurabilityFlags & LiveFlags & { chart: string; json?: boolean }) => {
       const inputs = parseDurabilityFlags(flags);
+      if (!live && (livePeers !== undefined || liveSize !== undefined || beyondM)) {
+        throw new UsageError('--live-peers, --live-size and --beyond-m only apply to a live run: add --live');
+      }
+      const peers = livePeers ?? LIVE_DEFAULTS.peers;
+      const fitting = live ? liveSchemes(inputs.schemes, peers) : undefined;
       const progress = progressBar();
       const report = benchDurability(inputs, json ? undefined : progress.update);
+      if (fitting) {
+        report.live = { peers, size: liveSize ?? LIVE_DEFAULTS.size, beyond_m: beyondM === true, schemes: fitting.run.map((s) => s.label), not_run: fitting.notRun };
+        const finished = await runLiveSchemes(report, fitting.run, inputs.seed, json ? undefined : progress);
+        if (!finished) return;
+      }
       progress.end();
       try {
         writeFileSync(chart, renderChart(report));
       } catch (err) {
         throw new UsageError(`cannot write the chart to ${chart} (${(err as Error).message}); give --chart a writable path`);
       }
-      if (json) {
-        process.stdout.write(`${JSON.stringify({ ...report, chart })}\n`);
-        return;
+      if (json) process.stdout.write(`${JSON.stringify({ ...report, chart })}\n`);
+      else {
+        printReport(report, chart);
+        printLive(report);
       }
-      printReport(report, chart);
+      const broken = liveBroken(report);
+      if (broken.length > 0) {
+        process.stderr.write(broken.map((b) => `cairn: ${b}\n`).join(''));
+        process.exitCode = 1;
+      }
     });
+}
+
+interface LiveFlags {
+  live?: boolean;
+  livePeers?: number;
+  liveSize?: number;
+  beyondM?: boolean;
+}
+
+/**
+ * Runs each scheme live in turn, filling its row. A Ctrl-C (or SIGTERM)
+ * stops the run in order: its processes, mounts and temp directory are
+ * removed before this returns false.
+ */
+async function runLiveSchemes(report: DurabilityReport, schemes: Scheme[], seed: number, progress?: ProgressBar): Promise<boolean> {
+  const live = report.live!;
+  const controller = new AbortController();
+  const interrupt = (signal: NodeJS.Signals) => {
+    if (!controller.signal.aborted) process.stderr.write(`\n${signal}: stopping the live run's processes and mounts\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  const total = schemes.length * liveSteps(live.beyond_m);
+  let done = 0;
+  try {
+    for (const scheme of schemes) {
+      const row = report.results.find((r) => r.scheme === scheme.label)!;
+      row.live = await runLive(scheme, {
+        peers: live.peers,
+        size: live.size,
+        beyondM: live.beyond_m,
+        seed,
+        signal: controller.signal,
+        onProgress: (label) => progress?.update(done++, total, label),
+      });
+    }
+    return true;
+  } catch (err) {
+    if (!controller.signal.aborted) throw err;
+    progress?.end();
+    process.stderr.write('cairn: interrupted; every process and mount of the live run is stopped and its temp directory removed\n');
+    process.exitCode = 130;
+    return false;
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+}
+
+/** Promises a live run broke: data lost within what the code tolerates at the end, or redundancy not restored. */
+function liveBroken(report: DurabilityReport): string[] {
+  return report.results.flatMap((r) => {
+    if (!r.live) return [];
+    const out: string[] = [];
+    if (r.live.bytes_lost > 0) out.push(`${r.scheme}: ${r.live.bytes_lost} bytes LOST after the live run (${r.live.bytes_wrong} read back wrong)`);
+    for (const e of r.live.events) {
+      if (e.seconds_to_full_redundancy === null) out.push(`${r.scheme}: "${e.event}" did not get back to full redundancy: ${e.note ?? ''}`);
+      if (e.bytes_wrong) out.push(`${r.scheme}: "${e.event}" read ${e.bytes_wrong} bytes WRONG`);
+    }
+    return out;
+  });
 }
