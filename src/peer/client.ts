@@ -9,7 +9,13 @@ import { OperationAbortedError, StoreUnavailableError } from '../store/index.js'
 import { ERROR, type Frame, FrameReader, type Meta, Op, encodeFrame } from './frame.js';
 
 /** How long a new link waits for its first connection before requests fail fast. */
-export const CONNECT_GRACE_MS = 5_000;
+export const CONNECT_GRACE_MS = 3_000;
+/**
+ * How long requests wait for a redial after a connection drops: a process
+ * resumed after a pause finds every connection timed out, and its first
+ * requests should reach the peers, not fail on links about to come back.
+ */
+const RECONNECT_GRACE_MS = 3_000;
 /** Default per-request timeout: a shard of a large block on a loaded peer. */
 export const REQUEST_TIMEOUT_MS = 15_000;
 /** Requests one link sends before queueing the rest (backpressure on the peer). */
@@ -40,10 +46,9 @@ export class PeerLink {
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   readonly #waiting: (() => void)[] = [];
-  readonly #graceUntil = Date.now() + CONNECT_GRACE_MS;
+  #graceUntil = Date.now() + CONNECT_GRACE_MS;
   #connectedWaiters: (() => void)[] = [];
   #closed = false;
-  #everConnected = false;
   #downSince = Date.now();
 
   constructor(key: string) {
@@ -51,9 +56,9 @@ export class PeerLink {
     this.storeId = `peer:${key.slice(0, 16)}`;
   }
 
-  /** Connected, or still within its first connection's grace: placement should count on it. */
+  /** Connected, or within the grace for its first connection or a redial: placement should count on it. */
   get up(): boolean {
-    return this.#socket !== undefined || (!this.#everConnected && Date.now() < this.#graceUntil);
+    return this.#socket !== undefined || Date.now() < this.#graceUntil;
   }
 
   /** 0 while connected; else how long since the link was made or last dropped. */
@@ -69,7 +74,6 @@ export class PeerLink {
     // A newer connection replaces the old one; the old one's requests fail and are retried by the caller.
     this.#socket?.destroy();
     this.#socket = socket;
-    this.#everConnected = true;
     this.#downSince = 0;
     this.#reader = new FrameReader();
     watchLiveness(socket);
@@ -93,6 +97,7 @@ export class PeerLink {
     if (this.#socket !== socket) return;
     this.#socket = undefined;
     this.#downSince = Date.now();
+    this.#graceUntil = Date.now() + RECONNECT_GRACE_MS;
     socket.destroy();
     for (const [id, p] of this.#pending) {
       this.#pending.delete(id);

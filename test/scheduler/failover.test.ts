@@ -157,7 +157,8 @@ health:
   }, 120_000);
 
   it('a node that was only cut off (paused) comes back fenced: its late writes never land', async () => {
-    expect(cluster.cli(['volume', 'create', 'ticks']).code).toBe(0);
+    await cluster.startPeers(4);
+    expect(cluster.cli(['volume', 'create', 'ticks', '--backend', 'peers', '--code', '2+1']).code).toBe(0);
     // Each container copies what it finds at boot, then keeps appending lines tagged with its host name, fsyncing
     // every 10: whenever its node is paused it is in the middle of writing, and resumed it has writes to commit.
     deploy(

@@ -104,6 +104,7 @@ export class LiveCluster {
   control!: ControlProcess;
   client!: ControlClient;
   readonly agents = new Map<string, Agent>();
+  #peers: ChildProcess | undefined;
 
   constructor(prefix: string) {
     this.env = new CairnEnv(prefix);
@@ -135,6 +136,23 @@ export class LiveCluster {
     this.agents.set(name, agent);
     await waitForLine(child, /node \S+ \([0-9a-f]{32}\) registered/, 60_000, agent.output);
     return agent;
+  }
+
+  /**
+   * Storage peers for `--backend peers` volumes (`cairn dev up`, its own process). On peers, a paused node holds
+   * no lock any other node waits for; on the local backend's shared directories it can, for as long as it is paused.
+   */
+  async startPeers(count: number): Promise<void> {
+    const child = spawn(process.execPath, [BIN, 'dev', 'up', '--peers', String(count)], {
+      cwd: REPO,
+      env: { ...process.env, ...this.env.env, CAIRN_LOG: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.#peers = child;
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d));
+    child.stderr?.on('data', (d: Buffer) => (out += d));
+    await waitForLine(child, /Ctrl-C stops the cluster/, 60_000, () => out);
   }
 
   /** `cairn <args>` with this cluster's home, stores, passphrase and control plane. */
@@ -204,5 +222,6 @@ export class LiveCluster {
       if (spawnSync('fusermount', ['-uz', m]).status !== 0) spawnSync('umount', ['-l', m]);
     }
     await this.control?.stop();
+    if (this.#peers) await stopProcess(this.#peers, 'SIGINT', 20_000);
   }
 }
