@@ -53,7 +53,15 @@ function background(args, ready, extraEnv = {}) {
     const wait = setInterval(() => {
       if (ready.test(out)) {
         clearInterval(wait);
-        resolve({ child, out: () => out, exited });
+        resolve({
+          child,
+          out: () => out,
+          exited,
+          stop: async (signal = 'SIGTERM') => {
+            child.kill(signal);
+            await exited;
+          },
+        });
       }
     }, 50);
     exited.then((code) => {
@@ -80,70 +88,19 @@ function viaRouter(host, port, path, ca) {
 
 const started = [];
 
-/** `cairn dev up` in the background; resolves with its peers (key prefix, zone, pid) once it is up. */
-function devUp(peers) {
-  console.log(`   $ cairn dev up --peers ${peers} &`);
-  const child = spawn(process.execPath, [cli, 'dev', 'up', '--peers', String(peers)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  child.stderr.on('data', (d) => {
-    out += d;
-  });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  return new Promise((resolve, reject) => {
-    const wait = setInterval(() => {
-      if (out.includes('Ctrl-C stops the cluster.')) {
-        clearInterval(wait);
-        console.log(out.trimEnd().replace(/^/gm, '     '));
-        const list = [...out.matchAll(/peer ([0-9a-f]{16})\s+(\S+)\s+pid (\d+)/g)].map((m) => ({ key: m[1], zone: m[2], pid: Number(m[3]) }));
-        resolve({
-          peers: list,
-          out: () => out,
-          stop: async () => {
-            child.kill('SIGINT');
-            await exited;
-          },
-        });
-      }
-    }, 50);
-    exited.then((code) => {
-      clearInterval(wait);
-      reject(new Error(`cairn dev up exited (${code}): ${out}`));
-    });
-  });
+/** `cairn dev up` in the background, with its peers (key prefix, zone, pid) once it is up. */
+async function devUp(peers) {
+  const up = await background(['dev', 'up', '--peers', String(peers)], /Ctrl-C stops the cluster\./);
+  console.log(up.out().trimEnd().replace(/^/gm, '     '));
+  const list = [...up.out().matchAll(/peer ([0-9a-f]{16})\s+(\S+)\s+pid (\d+)/g)].map((m) => ({ key: m[1], zone: m[2], pid: Number(m[3]) }));
+  return { ...up, peers: list, stop: () => up.stop('SIGINT') };
 }
 
-function mount(name, dir, flags = []) {
-  console.log(`   $ cairn mount ${name} ${dir} ${flags.join(' ')}`.trimEnd());
-  const child = spawn(process.execPath, [cli, 'mount', name, dir, ...flags], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  child.stderr.on('data', (d) => {
-    out += d;
-  });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  return new Promise((resolve, reject) => {
-    const wait = setInterval(() => {
-      if (out.includes('mounted ')) {
-        clearInterval(wait);
-        console.log(`     ${out.trim()}`);
-        resolve({
-          stop: async () => {
-            child.kill('SIGTERM');
-            await exited;
-          },
-        });
-      }
-    }, 50);
-    exited.then((code) => {
-      clearInterval(wait);
-      reject(new Error(`cairn mount exited (${code}): ${out}`));
-    });
-  });
+/** `cairn mount` in the background; its `stop` commits and unmounts. */
+async function mount(name, dir, flags = []) {
+  const m = await background(['mount', name, dir, ...flags], /mounted /);
+  console.log(`     ${m.out().trim()}`);
+  return m;
 }
 
 const files = (dir) =>

@@ -5,7 +5,7 @@
  * by `cleanup`, which tests call in afterEach/afterAll even when they fail.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import DHT, { type KeyPair } from 'hyperdht';
@@ -14,6 +14,7 @@ import type { ShardId } from '../../src/crypto/index.js';
 import { PeerProcess } from '../../src/dev/index.js';
 import { type JoinInfo, PeerNetwork } from '../../src/peer/index.js';
 import { PeerStore } from '../../src/store/peer.js';
+import { flipFirstByte } from '../store/kit.js';
 
 export interface Testnet {
   bootstrap: { host: string; port: number }[];
@@ -81,14 +82,6 @@ export function shardFile(peer: PeerProcess, id: ShardId): string {
 }
 
 /** Flips the first byte of a shard file on the peer's disk, as rot would. */
-export async function rot(peer: PeerProcess, id: ShardId): Promise<void> {
-  const file = await open(shardFile(peer, id), 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    await file.read(byte, 0, 1, 0);
-    byte[0] ^= 0xff;
-    await file.write(byte, 0, 1, 0);
-  } finally {
-    await file.close();
-  }
+export function rot(peer: PeerProcess, id: ShardId): Promise<void> {
+  return flipFirstByte(shardFile(peer, id));
 }

@@ -7,6 +7,7 @@ import { CairnError, UsageError } from '../../errors/index.js';
 import { parseAppSpec } from '../../scheduler/spec.js';
 import { asFlag, parseCount } from '../parse.js';
 import { printTable } from '../table.js';
+import { commandGroup } from '../group.js';
 
 const CONTROL_FLAG = ['--control <url>', 'the control plane (else $CAIRN_CONTROL, else http://127.0.0.1:7480)'] as const;
 const WAIT_POLL_MS = 500;
@@ -48,12 +49,7 @@ async function readSpecFile(file: string): Promise<{ doc: unknown; name: string 
 }
 
 export function registerApp(program: Command): void {
-  const app = program
-    .command('app')
-    .description('deploy, list and remove apps')
-    .action(() => {
-      app.help({ error: true });
-    });
+  const app = commandGroup(program, 'app', 'deploy, list and remove apps');
 
   app
     .command('deploy <file>')

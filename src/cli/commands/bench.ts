@@ -29,6 +29,7 @@ import { asFlag, parseCount, parseSize } from '../parse.js';
 import { type Progress as ProgressBar, progressBar } from '../progress.js';
 import { printTable } from '../table.js';
 import { registerRouterBench } from './router.js';
+import { commandGroup } from '../group.js';
 
 type Progress = (done: number, total: number, label: string) => void;
 
@@ -130,12 +131,7 @@ function printBucketPipeline(result: BucketPipelineResult, size: number): void {
 }
 
 export function registerBench(program: Command): void {
-  const bench = program
-    .command('bench')
-    .description('measure Cairn against named baselines, side by side in one run')
-    .action(() => {
-      bench.help({ error: true });
-    });
+  const bench = commandGroup(program, 'bench', 'measure Cairn against named baselines, side by side in one run');
 
   addBench<ErasureRow>(bench, {
     name: 'erasure',

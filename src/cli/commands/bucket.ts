@@ -18,6 +18,7 @@ import { CairnError, UsageError } from '../../errors/index.js';
 import { asFlag } from '../parse.js';
 import { type Session, withSession } from '../session.js';
 import { printTable } from '../table.js';
+import { commandGroup } from '../group.js';
 
 const passphraseOption = ['--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)'] as const;
 
@@ -48,12 +49,7 @@ interface AddFlags extends CredentialFlags {
 }
 
 export function registerBucket(program: Command): void {
-  const bucket = program
-    .command('bucket')
-    .description('configure the S3 buckets volumes can live on (--backend bucket:NAME)')
-    .action(() => {
-      bucket.help({ error: true });
-    });
+  const bucket = commandGroup(program, 'bucket', 'configure the S3 buckets volumes can live on (--backend bucket:NAME)');
 
   bucket
     .command('add <name>')

@@ -5,6 +5,7 @@ import { UsageError } from '../../errors/index.js';
 import { ensureDevCa, issueCertificate } from '../../router/index.js';
 import { asFlag, parseCount } from '../parse.js';
 import { untilSignal } from '../signals.js';
+import { commandGroup } from '../group.js';
 
 const DOMAIN = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -20,12 +21,7 @@ function parseDomain(text: string): string {
 }
 
 export function registerControl(program: Command): void {
-  const control = program
-    .command('control')
-    .description('the control plane: apps, nodes and the scheduler')
-    .action(() => {
-      control.help({ error: true });
-    });
+  const control = commandGroup(program, 'control', 'the control plane: apps, nodes and the scheduler');
   control
     .command('start')
     .description('run the control plane (foreground; HTTP API on 127.0.0.1)')

@@ -6,14 +6,10 @@ import { ensureDevCa, issueCertificate } from '../../router/index.js';
 import { asFlag, parseCount, parseSize } from '../parse.js';
 import { openSession } from '../session.js';
 import { untilSignal } from '../signals.js';
+import { commandGroup } from '../group.js';
 
 export function registerDev(program: Command): void {
-  const dev = program
-    .command('dev')
-    .description('a whole cluster on this machine, for trying Cairn and for tests')
-    .action(() => {
-      dev.help({ error: true });
-    });
+  const dev = commandGroup(program, 'dev', 'a whole cluster on this machine, for trying Cairn and for tests');
 
   dev
     .command('up')

@@ -4,6 +4,7 @@ import { initKeyring, keyringPath, resolveHome, rewriteKeyring, unlockKeyring } 
 import { UsageError } from '../../errors/index.js';
 import { readPassphrase } from '../passphrase.js';
 import { asFlag, parseCount, parseSize } from '../parse.js';
+import { commandGroup } from '../group.js';
 
 interface KdfFlags {
   kdfMemory?: number;
@@ -71,12 +72,7 @@ export function registerInit(program: Command): void {
     );
   });
 
-  const keyring = program
-    .command('keyring')
-    .description('check or re-protect the keyring')
-    .action(() => {
-      keyring.help({ error: true });
-    });
+  const keyring = commandGroup(program, 'keyring', 'check or re-protect the keyring');
 
   keyring
     .command('check')

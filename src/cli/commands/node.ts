@@ -9,6 +9,7 @@ import { openSession, openVolume } from '../session.js';
 import { untilSignal } from '../signals.js';
 import { printTable } from '../table.js';
 import { mib } from './app.js';
+import { commandGroup } from '../group.js';
 
 const NODE_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -44,12 +45,7 @@ interface StartFlags {
 }
 
 export function registerNode(program: Command): void {
-  const node = program
-    .command('node')
-    .description('node agents: the machines that run app instances')
-    .action(() => {
-      node.help({ error: true });
-    });
+  const node = commandGroup(program, 'node', 'node agents: the machines that run app instances');
   node
     .command('start')
     .description('run a node agent (foreground; Ctrl-C stops its instances, unmounts their volumes and leaves)')

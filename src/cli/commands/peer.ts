@@ -20,6 +20,7 @@ import { asFlag, parseSize } from '../parse.js';
 import { openSession } from '../session.js';
 import { printTable } from '../table.js';
 import { untilSignal } from '../signals.js';
+import { commandGroup } from '../group.js';
 
 const passphraseOption = ['--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)'] as const;
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -64,12 +65,7 @@ async function startPeer(flags: StartFlags): Promise<void> {
 }
 
 export function registerPeer(program: Command): void {
-  const peer = program
-    .command('peer')
-    .description('run a storage peer, and manage the peers this cluster uses')
-    .action(() => {
-      peer.help({ error: true });
-    });
+  const peer = commandGroup(program, 'peer', 'run a storage peer, and manage the peers this cluster uses');
 
   peer
     .command('start')

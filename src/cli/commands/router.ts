@@ -8,6 +8,7 @@ import { asFlag, parseCount, parseDuration } from '../parse.js';
 import { progressBar } from '../progress.js';
 import { untilSignal } from '../signals.js';
 import { printTable } from '../table.js';
+import { commandGroup } from '../group.js';
 
 /** A port to listen on; 0 lets the system pick one (printed once listening). */
 function parsePort(text: string): number {
@@ -45,12 +46,7 @@ interface StartFlags {
 const devDirs = (base: string) => ({ ca: join(base, 'ca'), certs: join(base, 'certs') });
 
 export function registerRouter(program: Command): void {
-  const router = program
-    .command('router')
-    .description('the entrypoint router: public names to app instances (TLS by SNI, TCP, UDP by port)')
-    .action(() => {
-      router.help({ error: true });
-    });
+  const router = commandGroup(program, 'router', 'the entrypoint router: public names to app instances (TLS by SNI, TCP, UDP by port)');
 
   router
     .command('start')

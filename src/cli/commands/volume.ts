@@ -8,6 +8,7 @@ import { VolumeBusyError } from '../../volume/index.js';
 import { asFlag, parseCode, parseSize, parseVolumeName } from '../parse.js';
 import { openVolume, withSession } from '../session.js';
 import { printTable } from '../table.js';
+import { commandGroup } from '../group.js';
 
 /** 1 MiB: big enough for sequential throughput and few stripes per file, small enough that a 4 KiB random write rewrites little. */
 export const DEFAULT_BLOCK_SIZE = 2 ** 20;
@@ -42,12 +43,7 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 export function registerVolume(program: Command): void {
-  const volume = program
-    .command('volume')
-    .description('create, list, inspect and remove volumes')
-    .action(() => {
-      volume.help({ error: true });
-    });
+  const volume = commandGroup(program, 'volume', 'create, list, inspect and remove volumes');
   const passphraseOption = ['--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)'] as const;
 
   volume
