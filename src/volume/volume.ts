@@ -235,15 +235,22 @@ export class Volume {
     return current;
   }
 
-  /** Commits what is left, gives up the lease and closes; the volume is then unusable. */
+  /** Commits what is left, gives up the lease and closes; the volume is then unusable. FencedError when a newer writer took it over. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    let fenced: FencedError | undefined;
     try {
       if (!this.fs.readOnly && !this.#fenced) await this.commit();
-      if (!this.fs.readOnly && !this.#fenced) await this.#putLease(0).catch(() => undefined);
+      if (!this.fs.readOnly && !this.#fenced) {
+        await this.#putLease(0).catch((err: unknown) => {
+          // A newer writer holds the lease: this mount was fenced off, even if it had nothing left to write.
+          if (err instanceof VolumeBusyError && err.lease.epoch > this.epoch) fenced = new FencedError(`lease epoch ${err.lease.epoch}`);
+        });
+      }
     } finally {
       await this.#shutdown();
     }
+    if (fenced) throw fenced;
   }
 
   async #shutdown(): Promise<void> {
