@@ -200,7 +200,7 @@ describe('a 4+2 volume on six peers', () => {
     expect(await readBack()).toEqual(expected);
   }, 60_000);
 
-  it('reads go on while a peer never answers, and while one answers with garbage', async () => {
+  it('reads go on while a peer never answers, and while one answers with garbage; audits catch the liar', async () => {
     const stalled = cluster.peers[0];
     stalled.pause();
     try {
@@ -224,11 +224,20 @@ describe('a 4+2 volume on six peers', () => {
     });
     try {
       expect(await readBack()).toEqual(expected);
+      // It cannot pretend either: every audit of a shard it claims fails, and only its own.
+      const scrub = await env.runAsync(['scrub', 'data', '--audits', '64', '--json']);
+      expect(scrub.stderr).toBe('');
+      const report = JSON.parse(scrub.stdout) as { stripesAudited: number; auditFailures: { store: string; why: string }[] };
+      expect(report.stripesAudited).toBeGreaterThan(0);
+      expect(report.auditFailures.length).toBeGreaterThanOrEqual(report.stripesAudited);
+      const liarId = `peer:${peerKeyPair(state).publicKey.toString('hex').slice(0, 16)}`;
+      expect(new Set(report.auditFailures.map((f) => f.store))).toEqual(new Set([liarId]));
+      for (const f of report.auditFailures) expect(f.why).toMatch(/wrong answer to the audit challenge|do not match/);
     } finally {
       await liar.close();
       await honest.start();
     }
-  }, 60_000);
+  }, 90_000);
 
   it('collects shards no committed head references, after the grace period, and never one a head references', async () => {
     const orphan = Buffer.from(`left by a crashed commit ${Date.now()}`.repeat(100));
