@@ -74,3 +74,6 @@ export async function readPassphrase(source: PassphraseSource, env: NodeJS.Proce
   if (source.confirm && (await ask('Repeat it: ')) !== first) throw new UsageError('the passphrases did not match');
   return first;
 }
+
+/** The `--passphrase-file` option every command that unlocks the keyring takes: `.option(...PASSPHRASE_OPTION)`. */
+export const PASSPHRASE_OPTION = ['--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)'] as const;

@@ -12,3 +12,10 @@ export function printTable(
     out.write(`${cells.join('  ').trimEnd()}\n`);
   }
 }
+
+/** Bytes for people: KiB, MiB or GiB with one decimal (none for KiB). */
+export function humanBytes(bytes: number): string {
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  return `${(bytes / 1024).toFixed(0)} KiB`;
+}

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors/index.js';
-import { type Bootstrap, PeerNetwork, memberKeyPair, parseBootstrap } from '../peer/index.js';
+import { type Bootstrap, PeerNetwork, bootstrapFrom, memberKeyPair } from '../peer/index.js';
 import { PeerStore } from '../store/peer.js';
 import { Backend, type StoreTraits } from '../volume/index.js';
 import type { BackendSpec, StoreProvider } from './backends.js';
@@ -61,11 +61,11 @@ export async function writeClusterConfig(home: string, config: ClusterConfig): P
 
 /** CAIRN_BOOTSTRAP overrides the file's bootstrap nodes; with neither, there is no network to join. */
 export function bootstrapOf(config: ClusterConfig, env: NodeJS.ProcessEnv = process.env): Bootstrap[] {
-  if (env.CAIRN_BOOTSTRAP) return parseBootstrap(env.CAIRN_BOOTSTRAP, 'CAIRN_BOOTSTRAP');
-  if (config.bootstrap.length === 0) {
+  const nodes = bootstrapFrom(config.bootstrap, env);
+  if (nodes.length === 0) {
     throw new UsageError('no DHT bootstrap nodes configured: set CAIRN_BOOTSTRAP=host:port or run `cairn dev up`');
   }
-  return config.bootstrap;
+  return nodes;
 }
 
 /** The `peers` backend of a session: one network, one PeerStore per configured peer. */

@@ -50,6 +50,11 @@ export function parseBootstrap(text: string, source: string): Bootstrap[] {
   return nodes;
 }
 
+/** CAIRN_BOOTSTRAP=host:port[,…] when set, else the nodes a config or join file names. */
+export function bootstrapFrom(configured: Bootstrap[], env: NodeJS.ProcessEnv = process.env): Bootstrap[] {
+  return env.CAIRN_BOOTSTRAP ? parseBootstrap(env.CAIRN_BOOTSTRAP, 'CAIRN_BOOTSTRAP') : configured;
+}
+
 export function checkJoinInfo(value: unknown, source: string): JoinInfo {
   const v = value as Partial<JoinInfo> | null;
   const bad = (why: string) => new UsageError(`${source} is not a Cairn join file: ${why}`);

@@ -75,15 +75,15 @@ async function slotHealth(backend: Backend, ref: BlockRef, d: StripeDescriptor, 
 /** Stores for the rebuilt shards: up, not holding another shard of this stripe, unused zones first, then a stable hash order. */
 function targets(backend: Backend, ref: BlockRef, shard: ShardId, slot: number, taken: Set<string>): string[] {
   const zones = new Set([...taken].map((id) => backend.zoneOf(id)));
-  const score = (id: string) => createHash('sha256').update(shard).update(id).digest().readUInt32BE(0);
   const free = backend.stores.map((s) => s.id).filter((id) => !taken.has(id) && backend.isUp(id));
+  const score = new Map(free.map((id) => [id, createHash('sha256').update(shard).update(id).digest().readUInt32BE(0)]));
   const previous = ref.stores[slot];
   return free.sort(
     (a, b) =>
       // The store that held this slot first (a bucket that came back), then new zones, then the hash.
       Number(b === previous) - Number(a === previous) ||
       Number(zones.has(backend.zoneOf(a))) - Number(zones.has(backend.zoneOf(b))) ||
-      score(a) - score(b),
+      score.get(a)! - score.get(b)!,
   );
 }
 

@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach } from 'vitest';
-import { REPO, cairn, cairnAsync } from './cli.js';
+import { REPO, cairn, cairnAsync, runAsync } from './cli.js';
 
 const BIN = join(REPO, 'bin', 'cairn.js');
 export const PASSPHRASE = 'integration test passphrase';
@@ -146,16 +146,5 @@ export function sh(command: string, cwd?: string) {
 
 /** sh() without blocking this process. */
 export function shAsync(command: string, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', command], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runAsync('bash', ['-c', command], { cwd });
 }

@@ -23,13 +23,10 @@ export function cairn(args: readonly string[], options: { env?: NodeJS.ProcessEn
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/**
- * Like cairn(), without blocking this process while it runs: needed when this
- * process itself serves something the command talks to (a DHT testnet).
- */
-export function cairnAsync(args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+/** A command to completion without blocking this process (which may serve what the command talks to); killed after 120 s. */
+export function runAsync(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd ?? REPO, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -41,4 +38,9 @@ export function cairnAsync(args: readonly string[], options: { env?: NodeJS.Proc
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Like cairn(), without blocking this process: needed when this process itself serves something the command talks to (a DHT testnet). */
+export function cairnAsync(args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return runAsync(process.execPath, [BIN, ...args], options);
 }

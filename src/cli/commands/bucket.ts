@@ -19,8 +19,7 @@ import { asFlag } from '../parse.js';
 import { type Session, withSession } from '../session.js';
 import { printTable } from '../table.js';
 import { commandGroup } from '../group.js';
-
-const passphraseOption = ['--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)'] as const;
+import { PASSPHRASE_OPTION } from '../passphrase.js';
 
 async function configured(session: Session, name: string): Promise<BucketConfig> {
   const all = await readBuckets(session.home, session.masterKey);
@@ -65,7 +64,7 @@ export function registerBucket(program: Command): void {
     .option('--credentials-file <file>', 'an AWS credentials file (ini) to read them from (profile: --profile, default "default")')
     .option('--profile <name>', 'a profile of the credentials file (default file: $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials)')
     .option('--replace', 'replace the bucket of that name (new endpoint or credentials) once the checks pass')
-    .option(...passphraseOption)
+    .option(...PASSPHRASE_OPTION)
     .option('--json', 'print the result as JSON')
     .action(async (rawName: string, flags: AddFlags) => {
       const name = parseBucketName(rawName);
@@ -98,7 +97,7 @@ export function registerBucket(program: Command): void {
   bucket
     .command('ls')
     .description('list the configured buckets (secrets are never shown)')
-    .option(...passphraseOption)
+    .option(...PASSPHRASE_OPTION)
     .option('--json', 'print a JSON array')
     .action(async (flags: { passphraseFile?: string; json?: boolean }) => {
       const all = await withSession(flags, (s) => readBuckets(s.home, s.masterKey));
@@ -120,7 +119,7 @@ export function registerBucket(program: Command): void {
   bucket
     .command('test <name>')
     .description('run the checks of `bucket add` again: reachable, credentials, bucket, clock, put/get/list/delete')
-    .option(...passphraseOption)
+    .option(...PASSPHRASE_OPTION)
     .option('--json', 'print the result as JSON')
     .action(async (name: string, flags: { passphraseFile?: string; json?: boolean }) => {
       const { config, report } = await withSession(flags, async (s) => {
@@ -141,7 +140,7 @@ export function registerBucket(program: Command): void {
     .command('rm <name>')
     .description('forget a bucket (its objects stay in it); refused while volumes live on it')
     .option('--force', 'forget it even though volumes live on it (they cannot be mounted until it is added again)')
-    .option(...passphraseOption)
+    .option(...PASSPHRASE_OPTION)
     .action(async (name: string, flags: { force?: boolean; passphraseFile?: string }) => {
       await withSession(flags, async (s) => {
         await configured(s, parseBucketName(name));

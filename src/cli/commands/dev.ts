@@ -7,6 +7,7 @@ import { asFlag, parseCount, parseSize } from '../parse.js';
 import { openSession } from '../session.js';
 import { untilSignal } from '../signals.js';
 import { commandGroup } from '../group.js';
+import { PASSPHRASE_OPTION } from '../passphrase.js';
 
 export function registerDev(program: Command): void {
   const dev = commandGroup(program, 'dev', 'a whole cluster on this machine, for trying Cairn and for tests');
@@ -18,7 +19,7 @@ export function registerDev(program: Command): void {
     .option('--dir <dir>', 'where the peers keep their shards (default $CAIRN_HOME/dev)')
     .option('--capacity <size>', 'bytes each peer accepts (default no limit)', asFlag(parseSize))
     .option('--force', 'replace a cluster.json that dev up did not write')
-    .option('--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)')
+    .option(...PASSPHRASE_OPTION)
     .action(async (flags: { peers: number; dir?: string; capacity?: number; force?: boolean; passphraseFile?: string }) => {
       const session = await openSession(flags.passphraseFile);
       const home = session.home;

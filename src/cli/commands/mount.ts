@@ -9,6 +9,7 @@ import { untilSignal } from '../signals.js';
 import { asFlag, parseDurationOrZero } from '../parse.js';
 import { startRepairLoop } from '../../repair/index.js';
 import { repairSummary } from './repair.js';
+import { PASSPHRASE_OPTION } from '../passphrase.js';
 
 /** Defaults of the background repair: often enough to matter, with a grace long enough for a peer restart. */
 const REPAIR_EVERY_MS = 10 * 60_000;
@@ -79,7 +80,7 @@ export function registerMount(program: Command): void {
     .option('--force-takeover', 'take the volume from a live read-write mount elsewhere (it is fenced off)')
     .option('--repair-every <duration>', 'background repair pass interval of a read-write mount (0: off)', asFlag(parseDurationOrZero), REPAIR_EVERY_MS)
     .option('--repair-grace <duration>', 'how long a store may be down before repair rebuilds its shards elsewhere', asFlag(parseDurationOrZero), REPAIR_GRACE_MS)
-    .option('--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)')
+    .option(...PASSPHRASE_OPTION)
     .action(async (name: string, dir: string, flags: MountFlags) => {
       const { volume, stop } = await mountByName(name, dir, flags);
       process.stdout.write(
@@ -98,7 +99,7 @@ export function registerMount(program: Command): void {
     .option('--read-only', 'mount every volume read-only')
     .option('--name <name>', 'the container name (and hostname)')
     .option('--force-takeover', 'take volumes from live read-write mounts elsewhere')
-    .option('--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)')
+    .option(...PASSPHRASE_OPTION)
     .argument('<command...>', 'the command to run (after --)')
     .action(async (command: string[], flags: MountFlags & { volume: string[]; name?: string }) => {
       const specs = flags.volume.map((v) => {

@@ -10,6 +10,7 @@ import { untilSignal } from '../signals.js';
 import { printTable } from '../table.js';
 import { mib } from './app.js';
 import { commandGroup } from '../group.js';
+import { PASSPHRASE_OPTION } from '../passphrase.js';
 
 const NODE_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -57,7 +58,7 @@ export function registerNode(program: Command): void {
     .option('--cpu <cores>', "cores to offer (default: this machine's)", asFlag(parseCpu))
     .option('--memory <size>', "memory to offer (default: this machine's)", asFlag(parseSize))
     .option('--address <ip>', 'where the router reaches instances on this node', '127.0.0.1')
-    .option('--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)')
+    .option(...PASSPHRASE_OPTION)
     .action(async (flags: StartFlags) => {
       const control = controlUrl(flags.control);
       const session = await openSession(flags.passphraseFile);

@@ -6,6 +6,7 @@ import { createLogger } from '../../log/index.js';
 import {
   type JoinInfo,
   PeerServer,
+  bootstrapFrom,
   clusterTopic,
   loadOrCreateState,
   memberKeyPair,
@@ -18,16 +19,14 @@ import { FileStore } from '../../store/index.js';
 import type { PeerStore } from '../../store/peer.js';
 import { asFlag, parseSize } from '../parse.js';
 import { openSession } from '../session.js';
-import { printTable } from '../table.js';
+import { humanBytes, printTable } from '../table.js';
 import { untilSignal } from '../signals.js';
 import { commandGroup } from '../group.js';
-
-const passphraseOption = ['--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)'] as const;
+import { PASSPHRASE_OPTION } from '../passphrase.js';
 const HEX64 = /^[0-9a-f]{64}$/;
 /** How long `peer ls` waits for a peer before calling it down. */
 const LS_TIMEOUT_MS = 3000;
 
-const human = (bytes: number | null) => (bytes === null ? '-' : bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
 interface StartFlags {
   dir: string;
@@ -43,13 +42,12 @@ async function startPeer(flags: StartFlags): Promise<void> {
   const log = createLogger('peer');
   const keyPair = peerKeyPair(state);
   const store = await FileStore.open(storeDir(flags.dir), state.capacity === null ? {} : { capacity: state.capacity });
-  const bootstrap = process.env.CAIRN_BOOTSTRAP ? parseBootstrap(process.env.CAIRN_BOOTSTRAP, 'CAIRN_BOOTSTRAP') : state.join.bootstrap;
   const server = await PeerServer.start({
     store,
     keyPair,
     topic: Buffer.from(state.join.topic, 'hex'),
     members: new Set(state.join.members),
-    bootstrap,
+    bootstrap: bootstrapFrom(state.join.bootstrap),
     zone: state.zone,
     log,
   });
@@ -81,7 +79,7 @@ export function registerPeer(program: Command): void {
     .description('write the join file a new peer starts with (topic, member key, bootstrap nodes)')
     .requiredOption('--out <file>', 'where to write it (0600)')
     .option('--bootstrap <host:port,...>', 'DHT bootstrap nodes (default: those in cluster.json)')
-    .option(...passphraseOption)
+    .option(...PASSPHRASE_OPTION)
     .action(async (flags: { out: string; bootstrap?: string; passphraseFile?: string }) => {
       const session = await openSession(flags.passphraseFile);
       try {
@@ -132,7 +130,7 @@ export function registerPeer(program: Command): void {
     .command('ls')
     .description('show each peer: up or down, zone, capacity, used, shards')
     .option('--json', 'print a JSON array')
-    .option(...passphraseOption)
+    .option(...PASSPHRASE_OPTION)
     .action(async (flags: { json?: boolean; passphraseFile?: string }) => {
       const session = await openSession(flags.passphraseFile);
       try {
@@ -162,7 +160,7 @@ export function registerPeer(program: Command): void {
           }
           printTable(
             ['peer', 'state', 'zone', 'capacity', 'used', 'shards'],
-            rows.map((r) => [r.key.slice(0, 16), r.up ? 'up' : 'down', r.zone, human(r.capacity), r.used === null ? '-' : human(r.used), r.shards === null ? '-' : String(r.shards)]),
+            rows.map((r) => [r.key.slice(0, 16), r.up ? 'up' : 'down', r.zone, (r.capacity === null ? '-' : humanBytes(r.capacity)), r.used === null ? '-' : humanBytes(r.used), r.shards === null ? '-' : String(r.shards)]),
           );
           for (const r of rows) {
             if (r.up && r.zone !== r.configured_zone) {

@@ -6,8 +6,7 @@ import { type Volume, VolumeBusyError } from '../../volume/index.js';
 import { asFlag, parseCount, parseDurationOrZero } from '../parse.js';
 import { progressBar } from '../progress.js';
 import { openSession, openVolume } from '../session.js';
-
-const passphraseOption = ['--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)'] as const;
+import { PASSPHRASE_OPTION } from '../passphrase.js';
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 export function repairSummary(r: RepairReport): string {
@@ -47,7 +46,7 @@ export function registerRepair(program: Command): void {
     .option('--grace <duration>', 'a shard must stay unreferenced this long before it is deleted', asFlag(parseDurationOrZero), 3_600_000)
     .option('--dry-run', 'report only')
     .option('--json', 'print the report as JSON')
-    .option(...passphraseOption)
+    .option(...PASSPHRASE_OPTION)
     .action(async (flags: { backend: BackendSpec; grace: number; dryRun?: boolean; json?: boolean; passphraseFile?: string }) => {
       const session = await openSession(flags.passphraseFile);
       const volumes: Volume[] = [];
@@ -88,7 +87,7 @@ export function registerRepair(program: Command): void {
     .description('bring every stripe of a volume back to n healthy shards (rebuilt from any k, placed on stores that are up)')
     .option('--grace <duration>', 'wait this long for a store that is down before rebuilding around it', asFlag(parseDurationOrZero), 0)
     .option('--json', 'print the summary as JSON')
-    .option(...passphraseOption)
+    .option(...PASSPHRASE_OPTION)
     .action(async (name: string, flags: { grace: number; json?: boolean; passphraseFile?: string }) => {
       const session = await openSession(flags.passphraseFile);
       try {
@@ -118,7 +117,7 @@ export function registerRepair(program: Command): void {
     .description('have the peers re-hash what they hold, and audit a sample of the volume\'s shards with challenges')
     .option('--audits <n>', 'stripes to audit (a random sample)', asFlag(parseCount), 32)
     .option('--json', 'print the report as JSON')
-    .option(...passphraseOption)
+    .option(...PASSPHRASE_OPTION)
     .action(async (name: string, flags: { audits: number; json?: boolean; passphraseFile?: string }) => {
       const session = await openSession(flags.passphraseFile);
       try {

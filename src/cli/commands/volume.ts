@@ -7,16 +7,15 @@ import { UsageError } from '../../errors/index.js';
 import { VolumeBusyError } from '../../volume/index.js';
 import { asFlag, parseCode, parseSize, parseVolumeName } from '../parse.js';
 import { openVolume, withSession } from '../session.js';
-import { printTable } from '../table.js';
+import { humanBytes, printTable } from '../table.js';
 import { commandGroup } from '../group.js';
+import { PASSPHRASE_OPTION } from '../passphrase.js';
 
 /** 1 MiB: big enough for sequential throughput and few stripes per file, small enough that a 4 KiB random write rewrites little. */
 export const DEFAULT_BLOCK_SIZE = 2 ** 20;
 const MIN_BLOCK = 64 * 1024;
 const MAX_BLOCK = 16 * 2 ** 20;
 
-const human = (bytes: number) =>
-  bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
 
 /**
  * 4+2 spreads over local stores or peers; a single bucket is already durable
@@ -44,7 +43,6 @@ async function confirm(question: string): Promise<boolean> {
 
 export function registerVolume(program: Command): void {
   const volume = commandGroup(program, 'volume', 'create, list, inspect and remove volumes');
-  const passphraseOption = ['--passphrase-file <file>', 'read the keyring passphrase from FILE (else $CAIRN_PASSPHRASE, else a prompt)'] as const;
 
   volume
     .command('create <name>')
@@ -57,7 +55,7 @@ export function registerVolume(program: Command): void {
       asFlag(parseBackendSpec),
       { kind: 'local' },
     )
-    .option(...passphraseOption)
+    .option(...PASSPHRASE_OPTION)
     .option('--json', 'print the result as JSON')
     .action(async (rawName: string, flags: { code?: { k: number; m: number }; blockSize: number; backend: BackendSpec; passphraseFile?: string; json?: boolean }) => {
       const name = parseVolumeName(rawName);
@@ -89,13 +87,13 @@ export function registerVolume(program: Command): void {
         return created;
       });
       if (flags.json) process.stdout.write(`${JSON.stringify(describe(entry))}\n`);
-      else process.stdout.write(`Created volume ${name} (${entry.k}+${entry.m}, ${human(bs)} blocks, ${entry.backend} backend)\n`);
+      else process.stdout.write(`Created volume ${name} (${entry.k}+${entry.m}, ${humanBytes(bs)} blocks, ${entry.backend} backend)\n`);
     });
 
   volume
     .command('ls')
     .description('list volumes')
-    .option(...passphraseOption)
+    .option(...PASSPHRASE_OPTION)
     .option('--json', 'print a JSON array')
     .action(async (flags: { passphraseFile?: string; json?: boolean }) => {
       const entries = await withSession(flags, async (s) => {
@@ -113,14 +111,14 @@ export function registerVolume(program: Command): void {
       }
       printTable(
         ['name', 'code', 'block size', 'backend', 'created'],
-        entries.map((e) => [e.name, `${e.k}+${e.m}`, human(e.blockSize), e.backend, new Date(e.createdMs).toISOString()]),
+        entries.map((e) => [e.name, `${e.k}+${e.m}`, humanBytes(e.blockSize), e.backend, new Date(e.createdMs).toISOString()]),
       );
     });
 
   volume
     .command('info <name>')
     .description('show a volume: code, head, lease, files and bytes')
-    .option(...passphraseOption)
+    .option(...PASSPHRASE_OPTION)
     .option('--json', 'print the result as JSON')
     .action(async (name: string, flags: { passphraseFile?: string; json?: boolean }) => {
       const info = await withSession(flags, async (s) => {
@@ -152,8 +150,8 @@ export function registerVolume(program: Command): void {
       }
       process.stdout.write(
         `Volume ${info.name} (${info.id})\n` +
-          `  code ${info.code}, ${human(info.block_size)} blocks, ${info.backend} backend, created ${info.created}\n` +
-          `  head epoch ${info.epoch} seq ${info.seq}; ${info.inodes} inodes, ${human(info.bytes)} in files\n` +
+          `  code ${info.code}, ${humanBytes(info.block_size)} blocks, ${info.backend} backend, created ${info.created}\n` +
+          `  head epoch ${info.epoch} seq ${info.seq}; ${info.inodes} inodes, ${humanBytes(info.bytes)} in files\n` +
           `  ${info.mounted_by ? `mounted read-write by ${info.mounted_by}` : 'not mounted read-write'}\n`,
       );
     });
@@ -162,7 +160,7 @@ export function registerVolume(program: Command): void {
     .command('rm <name>')
     .description('remove a volume and delete its shards')
     .option('--yes', 'do not ask for confirmation')
-    .option(...passphraseOption)
+    .option(...PASSPHRASE_OPTION)
     .action(async (name: string, flags: { yes?: boolean; passphraseFile?: string }) => {
       if (!flags.yes) {
         if (!process.stdin.isTTY) throw new UsageError(`removing ${name} deletes its data: confirm with --yes`);
