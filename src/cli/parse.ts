@@ -87,3 +87,10 @@ export function parseDurationOrZero(text: string): number {
   if (!match || !Number.isSafeInteger(ms)) throw new UsageError(`"${text}" is not a duration; use e.g. 500ms, 5s, 2m, 1h`);
   return ms;
 }
+
+/** A port to listen on, 0-65535; 0 lets the system pick one. */
+export function parsePort(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n > 65535) throw new UsageError(`"${text}" is not a port number (0-65535; 0 picks a free one)`);
+  return n;
+}

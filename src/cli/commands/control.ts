@@ -3,17 +3,11 @@ import type { Command } from 'commander';
 import { DEFAULT_CONTROL_PORT, DEFAULT_DOMAIN, DEFAULT_NODE_TIMEOUT_MS, startControlPlane } from '../../control/index.js';
 import { UsageError } from '../../errors/index.js';
 import { ensureDevCa, issueCertificate } from '../../router/index.js';
-import { asFlag, parseCount } from '../parse.js';
+import { asFlag, parseCount, parsePort } from '../parse.js';
 import { untilSignal } from '../signals.js';
 import { commandGroup } from '../group.js';
 
 const DOMAIN = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-function parsePort(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n > 65535) throw new UsageError(`"${text}" is not a port number (0-65535; 0 picks a free one)`);
-  return n;
-}
 
 function parseDomain(text: string): string {
   if (!DOMAIN.test(text) || text.length > 200) throw new UsageError(`"${text}" is not a domain name (lowercase labels joined by dots)`);

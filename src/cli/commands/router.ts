@@ -4,18 +4,11 @@ import { resolveHome } from '../../cluster/index.js';
 import { UsageError } from '../../errors/index.js';
 import { ROUTER_DEFAULTS, ensureDevCa, issueCertificate, startRouter } from '../../router/index.js';
 import { benchRouter } from '../../../bench/router/index.js';
-import { asFlag, parseCount, parseDuration } from '../parse.js';
+import { asFlag, parseCount, parseDuration, parsePort } from '../parse.js';
 import { progressBar } from '../progress.js';
 import { untilSignal } from '../signals.js';
 import { printTable } from '../table.js';
 import { commandGroup } from '../group.js';
-
-/** A port to listen on; 0 lets the system pick one (printed once listening). */
-function parsePort(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n > 65535) throw new UsageError(`"${text}" is not a port number (0-65535)`);
-  return n;
-}
 
 function parseControlUrl(text: string): string {
   let url: URL;
