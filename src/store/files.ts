@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { isShardId, shardId, type ShardId } from '../crypto/index.js';
+import { isShardId, type ShardId } from '../crypto/index.js';
 import { CairnError } from '../errors/index.js';
 import { StoreBase } from './base.js';
 import { isPrefixDir, ShardCensus } from './census.js';
@@ -108,11 +108,10 @@ export class FileStore extends StoreBase {
   protected putShard(id: ShardId, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
     return this.#guard(async () => {
       const path = this.#shardPath(id);
-      const old = await readIfPresent(path);
-      // An intact copy needs no write; a damaged one is replaced, so a re-put heals it.
-      if (old !== undefined && shardId(old) === id) return;
-      const created = await mkdir(dirname(path), { recursive: true });
-      if (created !== undefined && this.#sync) await syncDir(join(this.dir, 'shards'));
+      // A re-put writes again and renames over what is there: an intact copy
+      // is replaced by the same bytes, a damaged one is healed. Re-puts are
+      // rare; checking first cost every put a read.
+      await this.#prefixDir(dirname(path));
       signal?.throwIfAborted();
       await replaceFile(path, bytes, this.#sync, (rename) =>
         this.#commits.run(async () => {
@@ -124,6 +123,16 @@ export class FileStore extends StoreBase {
         }),
       );
     });
+  }
+
+  /** Prefix directories known to exist: the mkdir is done once per directory, not per put. */
+  readonly #prefixes = new Set<string>();
+
+  async #prefixDir(dir: string): Promise<void> {
+    if (this.#prefixes.has(dir)) return;
+    const created = await mkdir(dir, { recursive: true });
+    if (created !== undefined && this.#sync) await syncDir(join(this.dir, 'shards'));
+    this.#prefixes.add(dir);
   }
 
   protected getShard(id: ShardId, signal?: AbortSignal): Promise<Uint8Array | undefined> {

@@ -3,6 +3,17 @@ import type { ShardId } from '../crypto/index.js';
 export interface StoreOptions {
   /** Aborting rejects the operation with OperationAbortedError (see docs/STORES.md for what a cancelled put may leave). */
   signal?: AbortSignal;
+  /**
+   * Default true: put hashes (and copies) the bytes it is given, get hashes
+   * what it read. False hands that check to the caller, who must then check
+   * what get returns against the id itself, and for put must have computed
+   * the id from these very bytes and never change them afterwards (the
+   * stripe engine's shards, hashed on a worker thread). The hash is the
+   * costliest part of a local put or get; doing it twice on the thread that
+   * also serves FUSE is what this spares. A store across a trust boundary
+   * (a peer) still checks on its own side.
+   */
+  verify?: boolean;
 }
 
 export interface ListOptions extends StoreOptions {

@@ -78,11 +78,19 @@ export class StripeEngine {
     const { buffer, offset = 0, size = 0, descriptor } = reply;
     const n = descriptor!.k + descriptor!.m;
     const shards = Array.from({ length: n }, (_, i) => new Uint8Array(buffer!, offset + i * size, size));
-    return { descriptor: descriptor!, shards, release: () => undefined };
+    return { descriptor: descriptor!, shards, release: () => undefined, owned: true };
   }
 
+  /**
+   * Shards that are the whole of their own ArrayBuffer move to the worker
+   * rather than being copied: the caller must not use them afterwards.
+   */
   async open(descriptor: StripeDescriptor, shards: readonly MaybeShard[], keys: StripeKeys): Promise<OpenedStripe> {
-    const reply = await this.#call({ id: 0, op: 'open', descriptor, shards, keys });
+    const moved = new Set<ArrayBuffer>();
+    for (const s of shards) {
+      if (s && s.buffer instanceof ArrayBuffer && s.byteOffset === 0 && s.byteLength === s.buffer.byteLength) moved.add(s.buffer);
+    }
+    const reply = await this.#call({ id: 0, op: 'open', descriptor, shards, keys }, [...moved]);
     return { block: new Uint8Array(reply.buffer!, reply.offset, reply.size), bad: reply.bad ?? [] };
   }
 
@@ -92,7 +100,7 @@ export class StripeEngine {
     this.#slots.fill(undefined);
   }
 
-  #call(request: Request): Promise<Reply> {
+  #call(request: Request, transfer: ArrayBuffer[] = []): Promise<Reply> {
     if (this.#closed) return Promise.reject(new StripeWorkerError('the stripe engine is closed'));
     const slot = this.#leastBusy();
     const id = ++this.#nextId;
@@ -100,7 +108,7 @@ export class StripeEngine {
       slot.inflight.set(id, { resolve, reject });
       // Held open only while it has work, so an idle engine never keeps a process alive.
       slot.worker.ref();
-      slot.worker.postMessage({ ...request, id });
+      slot.worker.postMessage({ ...request, id }, transfer);
     });
   }
 

@@ -42,6 +42,12 @@ export interface SealedStripe {
    * Skipping it is safe; reuse only spares the page faults of fresh memory.
    */
   readonly release: () => void;
+  /**
+   * The shards are fresh memory that nothing will write again, and their ids
+   * were computed from them here: stores may keep them as given, without
+   * hashing or copying them again (StoreOptions.verify false).
+   */
+  readonly owned?: boolean;
 }
 
 /** Appends bytes across the bodies in order, calling `filled(i)` as body i gets its last byte. */

@@ -6,7 +6,9 @@
 import { ShardCorruptError, type ShardStore } from '../store/index.js';
 import { place, type StoreInfo } from '../placement/index.js';
 import {
+  type OpenedStripe,
   type SealedStripe,
+  type StripeDescriptor,
   type StripeKeys,
   StripeUnrecoverableError,
   decodeDescriptor,
@@ -15,6 +17,13 @@ import {
 } from '../stripe/index.js';
 import { CairnError } from '../errors/index.js';
 import type { BlockRef } from './meta.js';
+
+/** Checks shards against their ids, then decodes and decrypts (StripeEngine.open, or openStripe here). */
+export type StripeOpener = (
+  descriptor: StripeDescriptor,
+  shards: readonly (Uint8Array | null)[],
+  keys: StripeKeys,
+) => Promise<OpenedStripe>;
 
 /** How long a quorum operation waits for the stragglers once a quorum has answered. */
 const QUORUM_GRACE_MS = 300;
@@ -92,13 +101,14 @@ export class Backend {
       minimumDegraded: descriptor.m > 0 ? landed : undefined,
     });
     const stores = placement.stores.map((id) => id ?? '');
+    const options = { verify: sealed.owned !== true };
     const spare = this.stores.map((s) => s.id).filter((id) => !stores.includes(id) && this.isUp(id));
     // A store that refuses (full, or failing) gives its shard to a spare store, new zones first.
     const putSomewhere = async (i: number): Promise<void> => {
       const first = stores[i];
       if (first) {
         try {
-          await this.#byId.get(first)!.put(descriptor.shardIds[i], shards[i]);
+          await this.#byId.get(first)!.put(descriptor.shardIds[i], shards[i], options);
           return;
         } catch (err) {
           if (spare.length === 0) throw err;
@@ -110,7 +120,7 @@ export class Backend {
       while (spare.length > 0) {
         const next = spare.shift()!;
         try {
-          await this.#byId.get(next)!.put(descriptor.shardIds[i], shards[i]);
+          await this.#byId.get(next)!.put(descriptor.shardIds[i], shards[i], options);
           stores[i] = next;
           return;
         } catch (err) {
@@ -136,61 +146,78 @@ export class Backend {
   /**
    * The block of `ref`: asks the stores of the first k placed shards (data
    * shards first, so no decoding is needed), one more for each failure, and
-   * one more every HEDGE_MS while fewer than k have answered.
+   * one more every HEDGE_MS while fewer than k have answered. Shards arrive
+   * unchecked; `open` (the stripe engine, on a worker thread) checks them
+   * against their ids, and each one it rejects is replaced by another store's.
    */
-  async getStripe(ref: BlockRef, keys: StripeKeys): Promise<Uint8Array> {
+  async getStripe(ref: BlockRef, keys: StripeKeys, open: StripeOpener = openStripe): Promise<Uint8Array> {
     const d = decodeDescriptor(ref.descriptor);
     const n = d.k + d.m;
     const shards: (Uint8Array | null)[] = new Array(n).fill(null);
     // Stores known to be down are asked last: only when the others cannot make k.
     const present = ref.stores.flatMap((id, i) => (id && this.#byId.has(id) ? [i] : []));
     const candidates = [...present.filter((i) => this.isUp(ref.stores[i])), ...present.filter((i) => !this.isUp(ref.stores[i]))];
-    let next = 0;
     let good = 0;
     let bad: unknown;
-    await new Promise<void>((resolve) => {
-      let running = 0;
-      const launch = () => {
-        if (next >= candidates.length) {
-          if (running === 0) resolve();
-          return;
-        }
-        const i = candidates[next++];
-        running++;
-        this.#byId
-          .get(ref.stores[i])!
-          .get(d.shardIds[i])
-          .then(
-            (bytes) => {
-              shards[i] = bytes;
-              good++;
-            },
-            (err: unknown) => {
-              bad = err;
-              if (err instanceof ShardCorruptError) this.suspects.add(d.shardIds[i]);
-              launch();
-            },
-          )
-          .finally(() => {
-            running--;
-            if (good >= d.k || (running === 0 && next >= candidates.length)) resolve();
-          });
-      };
-      for (let i = 0; i < d.k; i++) launch();
-      // Every HEDGE_MS without k shards, one more store is asked: a stalled or dead peer costs a hedge, not a timeout.
-      const hedge = setInterval(() => {
-        if (good < d.k && next < candidates.length) launch();
-        else clearInterval(hedge);
-      }, HEDGE_MS);
-      hedge.unref();
-    });
-    if (good < d.k) {
-      throw new BackendError(`stripe unreadable: ${good} of ${n} shards could be fetched, ${d.k} needed`, {
-        cause: bad ?? new StripeUnrecoverableError(good, d.k, n, []),
+    const gather = () =>
+      new Promise<void>((resolve) => {
+        let running = 0;
+        const launch = () => {
+          const i = candidates.shift();
+          if (i === undefined) {
+            if (running === 0) resolve();
+            return;
+          }
+          running++;
+          this.#byId
+            .get(ref.stores[i])!
+            .get(d.shardIds[i], { verify: false })
+            .then(
+              (bytes) => {
+                shards[i] = bytes;
+                good++;
+              },
+              (err: unknown) => {
+                bad = err;
+                if (err instanceof ShardCorruptError) this.suspects.add(d.shardIds[i]);
+                launch();
+              },
+            )
+            .finally(() => {
+              running--;
+              if (good >= d.k || (running === 0 && candidates.length === 0)) resolve();
+            });
+        };
+        for (let i = good; i < d.k; i++) launch();
+        // Every HEDGE_MS without k shards, one more store is asked: a stalled or dead peer costs a hedge, not a timeout.
+        const hedge = setInterval(() => {
+          if (good < d.k && candidates.length > 0) launch();
+          else clearInterval(hedge);
+        }, HEDGE_MS);
+        hedge.unref();
       });
+    for (;;) {
+      await gather();
+      if (good < d.k) {
+        throw new BackendError(`stripe unreadable: ${good} of ${n} shards could be fetched, ${d.k} needed`, {
+          cause: bad ?? new StripeUnrecoverableError(good, d.k, n, []),
+        });
+      }
+      try {
+        const opened = await open(d, shards, keys);
+        for (const i of opened.bad) this.suspects.add(d.shardIds[i]);
+        return opened.block;
+      } catch (err) {
+        if (!(err instanceof StripeUnrecoverableError) || err.bad.length === 0) throw err;
+        for (const i of err.bad) this.suspects.add(d.shardIds[i]);
+        bad = new ShardCorruptError(ref.stores[err.bad[0]], d.shardIds[err.bad[0]], err.message);
+        // The opener may have taken the shards' memory: fetch the good ones again, then others for the bad.
+        const again = shards.flatMap((s, i) => (s && !err.bad.includes(i) ? [i] : []));
+        candidates.unshift(...again);
+        shards.fill(null);
+        good = 0;
+      }
     }
-    // ShardStore.get has checked every shard against its id already.
-    return (await openStripe(d, shards, keys, { hashed: true })).block;
   }
 
   /** Best effort: a shard left behind is garbage, never a correctness problem. */

@@ -23,7 +23,7 @@ export interface DirtyBlock {
 
 const key = (ino: number, index: number) => `${ino}:${index}`;
 const refKey = (ref: BlockRef) => Buffer.from(ref.descriptor.subarray(14, 46)).toString('hex');
-const READ_AHEAD = 4;
+const READ_AHEAD = 8;
 
 export class DataLayer {
   readonly blockSize: number;
@@ -164,10 +164,12 @@ export class DataLayer {
       // Keep what the block already had beyond this write, up to the old file size.
       const keep = current ? Math.min(current.length, Math.max(0, inode.size - start)) : 0;
       const length = Math.max(keep, to - start);
-      // Grow in place when this dirty block has room; otherwise double (sequential writes arrive 128 KiB at a time).
+      // Grow in place when this dirty block has room; otherwise double (sequential writes arrive 128 KiB at a time),
+      // or go straight to a whole block once it is being filled piece by piece, or the file spans it already.
       let room = mine && mine.room.length >= length ? mine.room : undefined;
       if (!room) {
-        room = new Uint8Array(Math.min(bs, Math.max(length, 2 * (current?.length ?? 0))));
+        const whole = from > start || inode.size >= start + bs;
+        room = new Uint8Array(whole ? bs : Math.min(bs, Math.max(length, 2 * (current?.length ?? 0))));
         if (current) room.set(current.subarray(0, Math.min(keep, length)));
       } else if (keep < mine!.data.length) {
         room.fill(0, keep, mine!.data.length);

@@ -115,8 +115,12 @@ export class Journal {
     const nonce = randomNonce();
     const parts = encodeOp(op);
     const sealedLength = parts.reduce((n, p) => n + p.length, 0) + TAG_BYTES;
-    // One buffer for the whole record; the cipher writes straight into it.
-    const record = Buffer.allocUnsafe(HEAD + NONCE_BYTES + sealedLength);
+    // One buffer for the whole record, which the cipher writes straight into;
+    // reused, since writeSync is done with it on return (a fresh 128 KiB per
+    // write kept the garbage collector busy).
+    const size = HEAD + NONCE_BYTES + sealedLength;
+    if (this.#scratch.length < size) this.#scratch = Buffer.allocUnsafeSlow(Math.max(size, 2 * this.#scratch.length));
+    const record = this.#scratch.subarray(0, size);
     record.writeUInt32LE(NONCE_BYTES + sealedLength, 0);
     record.writeBigUInt64LE(BigInt(++this.#seq), 4);
     record.set(nonce, HEAD);
@@ -137,6 +141,7 @@ export class Journal {
   }
 
   #bytes = 0;
+  #scratch = Buffer.alloc(0);
 
   #rotate(): void {
     closeSync(this.#fd);

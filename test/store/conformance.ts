@@ -147,6 +147,17 @@ export function shardStoreConformance(
       );
 
       it(
+        'verify false: the caller hashed the bytes, the store keeps them as given and returns them',
+        using({}, async ({ store }) => {
+          const { id, bytes } = shard(5 * KiB);
+          await store.put(id, bytes, { verify: false });
+          expect(same(await store.get(id, { verify: false }), bytes)).toBe(true);
+          expect(same(await store.get(id), bytes)).toBe(true);
+          expect(await store.stat()).toEqual({ capacity: null, used: 5 * KiB, shards: 1 });
+        }),
+      );
+
+      it(
         'rejects malformed ids in every operation',
         using({}, async ({ store }) => {
           const good = shard(8);
@@ -572,6 +583,11 @@ export function shardStoreConformance(
             expect(await h.store.has(bad.id)).toBe(true);
             expect((await h.store.list()).ids).toContain(bad.id);
             expect(same(await h.store.get(good.id), good.bytes)).toBe(true);
+            // Unverified, the damaged bytes come back for the caller to check (and reject) itself, unless the
+            // store checks on its own side of a trust boundary (a peer) and says so.
+            const unchecked = await h.store.get(bad.id, { verify: false }).catch((e: unknown) => e);
+            if (unchecked instanceof Uint8Array) expect(shardId(unchecked)).not.toBe(bad.id);
+            else expectError(unchecked, ShardCorruptError, 'store.corrupt');
 
             await h.store.put(bad.id, bad.bytes);
             expect(same(await h.store.get(bad.id), bad.bytes)).toBe(true);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newKey } from '../../src/crypto/index.js';
+import type { ShardId } from '../../src/crypto/index.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { StripeEngine } from '../../src/stripe/index.js';
 import { Backend, FencedError, FsError, Volume, type VolumeConfig, VolumeBusyError } from '../../src/volume/index.js';
@@ -18,8 +19,19 @@ let journals = 0;
 const engine = new StripeEngine(2);
 afterAll(() => engine.close());
 
+/** A memory store whose bytes can rot at rest: what it hands out no longer matches the id. */
+class RottingStore extends MemoryStore {
+  rotten = false;
+
+  protected override async getShard(id: ShardId): Promise<Uint8Array | undefined> {
+    const bytes = await super.getShard(id);
+    if (bytes && this.rotten) bytes[bytes.length - 1] ^= 0x5a;
+    return bytes;
+  }
+}
+
 function setup(blockSize = 64 * 1024) {
-  const backend = new Backend(Array.from({ length: 6 }, (_, i) => new MemoryStore({ id: `mem-${i}` })));
+  const backend = new Backend(Array.from({ length: 6 }, (_, i) => new RottingStore({ id: `mem-${i}` })));
   const config: VolumeConfig = { id: randomBytes(16), key: newKey(), k: 4, m: 2, blockSize };
   const open = (options: { readOnly?: boolean; forceTakeover?: boolean; dirtyLimitBytes?: number } = {}) =>
     Volume.open(config, backend, { ...options, engine, journalDir: join(root, `journal-${++journals}`) });
@@ -225,5 +237,32 @@ describe('commits, reopening and the single writer', () => {
     const check = await open({ readOnly: true });
     expect((await check.fs.readdir('/')).sort()).toEqual(['after', 'before']);
     await check.close();
+  });
+
+  it('shards rotted at rest are caught off the main thread: reads come from other stores, the damage is reported for repair', async () => {
+    const { open, backend } = setup();
+    const v = await open();
+    const data = randomBytes(5 * 64 * 1024 + 1234);
+    await writeFile(v, '/data.bin', data);
+    await v.close();
+
+    const stores = backend.stores as RottingStore[];
+    stores[0].rotten = true;
+    stores[1].rotten = true;
+    const held = new Set<string>();
+    for (const s of stores.slice(0, 2)) for (const id of (await s.list()).ids) held.add(id);
+    const reader = await open({ readOnly: true });
+    expect(Buffer.compare(await readFile(reader, '/data.bin'), data)).toBe(0);
+    // Every stripe has its first data shards on some of these stores, so some were asked for and found bad.
+    expect(backend.suspects.size).toBeGreaterThan(0);
+    for (const id of backend.suspects) expect(held.has(id)).toBe(true);
+    await reader.close();
+
+    // A third rotten store leaves fewer than k good shards: an error, never wrong bytes.
+    stores[2].rotten = true;
+    const failure = await open({ readOnly: true }).then(
+      async (again) => readFile(again, '/data.bin').finally(() => again.close()),
+    ).then(() => undefined, (err: Error) => err);
+    expect(failure?.message).toMatch(/unreadable|usable/);
   });
 });
