@@ -169,7 +169,9 @@ export class DataLayer {
       let room = mine && mine.room.length >= length ? mine.room : undefined;
       if (!room) {
         const whole = from > start || inode.size >= start + bs;
-        room = new Uint8Array(whole ? bs : Math.min(bs, Math.max(length, 2 * (current?.length ?? 0))));
+        // A whole block lives in shared memory: sealing it on a worker thread then reads it in place, with no
+        // copy on this thread. Safe because a block is never written again once its commit has taken it.
+        room = whole ? new Uint8Array(new SharedArrayBuffer(bs)) : new Uint8Array(Math.min(bs, Math.max(length, 2 * (current?.length ?? 0))));
         if (current) room.set(current.subarray(0, Math.min(keep, length)));
       } else if (keep < mine!.data.length) {
         room.fill(0, keep, mine!.data.length);
