@@ -73,7 +73,7 @@ export class StripeEngine {
   }
 
   async seal(block: Uint8Array, options: SealOptions): Promise<SealedStripe> {
-    // A copy of the block travels to the worker; the caller keeps its buffer.
+    // The block is copied to the worker (read in place when it is shared memory); the caller keeps it.
     const reply = await this.#call({ id: 0, op: 'seal', block, options });
     const { buffer, offset = 0, size = 0, descriptor } = reply;
     const n = descriptor!.k + descriptor!.m;

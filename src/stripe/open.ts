@@ -1,4 +1,4 @@
-import { NONCE_BYTES, TAG_BYTES, hashHelperEnabled, hashOnHelper, openInto, shardId } from '../crypto/index.js';
+import { AuthenticationError, NONCE_BYTES, TAG_BYTES, hashHelperEnabled, hashOnHelper, openInto, shardId } from '../crypto/index.js';
 import { type MaybeShard, ReedSolomon, uninitialized } from '../../erasure/index.js';
 import type { StripeDescriptor } from './descriptor.js';
 import { StripeUnrecoverableError } from './errors.js';
@@ -31,12 +31,7 @@ function decrypt(d: StripeDescriptor, bodies: readonly MaybeShard[], keys: Strip
 }
 
 /** Checks shards one by one, data shards first, until k pass; the others are not even hashed. */
-function openCarefully(
-  d: StripeDescriptor,
-  shards: readonly MaybeShard[],
-  keys: StripeKeys,
-  hashed: boolean,
-): OpenedStripe {
+function openCarefully(d: StripeDescriptor, shards: readonly MaybeShard[], keys: StripeKeys): OpenedStripe {
   const n = d.k + d.m;
   const bodies: MaybeShard[] = new Array(n).fill(null);
   const bad: number[] = [];
@@ -44,7 +39,7 @@ function openCarefully(
   for (let i = 0; i < n && good < d.k; i++) {
     const shard = shards[i];
     if (shard == null) continue;
-    if (framed(d, shard, i) && (hashed || shardId(shard) === d.shardIds[i])) {
+    if (framed(d, shard, i) && shardId(shard) === d.shardIds[i]) {
       bodies[i] = shard.subarray(SHARD_HEADER_BYTES);
       good++;
     } else {
@@ -110,23 +105,44 @@ async function openOptimistically(
 }
 
 /**
+ * The common case: every data shard is here. The AEAD tag already vouches
+ * for every ciphertext byte, given the right nonce; hashing the data shard(s)
+ * that hold the nonce pins it to this stripe (ids come from signed metadata),
+ * so a store cannot pass off another stripe's shards, and the rest need no
+ * hashing. On any doubt (a bad frame, hash or tag) undefined is returned, for
+ * openCarefully to find which shard is at fault.
+ */
+function openByNonce(d: StripeDescriptor, shards: readonly MaybeShard[], keys: StripeKeys): OpenedStripe | undefined {
+  const data = shards.slice(0, d.k);
+  if (!data.every((s, i) => s != null && framed(d, s, i))) return undefined;
+  const bodyBytes = shardBytes(d.paddedLength, d.k) - SHARD_HEADER_BYTES;
+  const nonceShards = Math.ceil(NONCE_BYTES / bodyBytes);
+  for (let i = 0; i < nonceShards; i++) if (shardId(data[i]!) !== d.shardIds[i]) return undefined;
+  try {
+    return { block: decrypt(d, data.map((s) => s!.subarray(SHARD_HEADER_BYTES)), keys), bad: [] };
+  } catch (err) {
+    if (err instanceof AuthenticationError) return undefined;
+    throw err;
+  }
+}
+
+/**
  * The block back from any k good shards (slot i holds shard i, or nothing).
- * Shards are checked against their ids; a shard that fails is skipped and
- * reported in `bad`. Throws StripeUnrecoverableError with fewer than k good
- * shards, and AuthenticationError if the decoded ciphertext does not open
- * under this volume's key. `hashed`: the caller already checked each given
- * shard against its id (a ShardStore's get does), so it is not hashed twice.
+ * A shard that fails its check is skipped and reported in `bad`. Throws
+ * StripeUnrecoverableError with fewer than k good shards, and
+ * AuthenticationError if the decoded ciphertext does not open under this
+ * volume's key.
  */
 export async function openStripe(
   descriptor: StripeDescriptor,
   shards: readonly MaybeShard[],
   keys: StripeKeys,
-  options: { hashed?: boolean } = {},
 ): Promise<OpenedStripe> {
-  if (options.hashed) return openCarefully(descriptor, shards, keys, true);
+  const direct = openByNonce(descriptor, shards, keys);
+  if (direct) return direct;
   if (hashHelperEnabled()) {
     const fast = await openOptimistically(descriptor, shards, keys);
     if (fast) return fast;
   }
-  return openCarefully(descriptor, shards, keys, false);
+  return openCarefully(descriptor, shards, keys);
 }

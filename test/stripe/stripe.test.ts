@@ -154,6 +154,22 @@ describe('bad shards and tampering', () => {
     await expect(openStripe(forged, shards, keys)).rejects.toThrowError(AuthenticationError);
   });
 
+  it("another stripe's shards under this descriptor are refused, even all k data shards at once", async () => {
+    // Same key, volume and sizes: only the shard ids (the nonce's among them) tell the stripes apart.
+    const sealed = await sealing;
+    const other = await sealStripe(randomBytes(next, block.length), options(4, 2));
+    const { k } = sealed.descriptor;
+    const swapped = [...other.shards.slice(0, k), null, null];
+    const err = await openStripe(sealed.descriptor, swapped, keys).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StripeUnrecoverableError);
+    expect((err as StripeUnrecoverableError).bad).toEqual([0, 1, 2, 3]);
+    // One foreign shard among this stripe's own: it is dropped, and parity fills in.
+    const mixed = [other.shards[0], sealed.shards[1], sealed.shards[2], sealed.shards[3], sealed.shards[4], null];
+    const back = await openStripe(sealed.descriptor, mixed, keys);
+    expect(same(back.block, block)).toBe(true);
+    expect(back.bad).toEqual([0]);
+  });
+
   it('the wrong key, volume or block kind fails authentication', async () => {
     const sealed = await sealing;
     await expect(openStripe(sealed.descriptor, sealed.shards, { ...keys, key: newKey() })).rejects.toThrowError(
