@@ -6,6 +6,7 @@ import { CairnError } from '../errors/index.js';
 import { StoreBase } from './base.js';
 import { isPrefixDir, ShardCensus } from './census.js';
 import { StoreFullError, StoreUnavailableError } from './errors.js';
+import { checkShardId } from './gate.js';
 import {
   errorCode,
   ifMissing,
@@ -123,6 +124,11 @@ export class FileStore extends StoreBase {
         }),
       );
     });
+  }
+
+  shardFile(id: ShardId): string {
+    checkShardId(this.id, id);
+    return this.#shardPath(id);
   }
 
   /** Prefix directories known to exist: the mkdir is done once per directory, not per put. */

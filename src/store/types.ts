@@ -101,4 +101,11 @@ export interface ShardStore {
   getLease(volumeId: string, options?: StoreOptions): Promise<LeaseRecord | undefined>;
   /** Waits for operations already started, then releases the backend; idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional, for stores that keep each shard as a plain file on this
+   * machine: the file that holds shard `id` when it is stored. A reader may
+   * read it directly, off the thread that serves FUSE (the stripe engine does,
+   * on its workers), and must check it against the id as get would.
+   */
+  shardFile?(id: ShardId): string;
 }

@@ -6,17 +6,18 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { type MaybeShard, InvalidCodeError } from '../../erasure/index.js';
+import { InvalidCodeError } from '../../erasure/index.js';
 import { AuthenticationError } from '../crypto/index.js';
 import { CairnError } from '../errors/index.js';
 import type { StripeDescriptor } from './descriptor.js';
 import { BlockTooLargeError, StripeUnrecoverableError } from './errors.js';
 import type { OpenedStripe } from './open.js';
+import type { ShardSource } from './sources.js';
 import type { SealOptions, SealedStripe, StripeKeys } from './seal.js';
 
 export type Request =
   | { id: number; op: 'seal'; block: Uint8Array; options: SealOptions }
-  | { id: number; op: 'open'; descriptor: StripeDescriptor; shards: readonly MaybeShard[]; keys: StripeKeys };
+  | { id: number; op: 'open'; descriptor: StripeDescriptor; shards: readonly ShardSource[]; keys: StripeKeys };
 
 export interface Reply {
   id: number;
@@ -81,14 +82,17 @@ export class StripeEngine {
     return { descriptor: descriptor!, shards, release: () => undefined, owned: true };
   }
 
+  /** Shards given as file paths are read on the worker (see openSources). */
+  readonly readsFiles = true;
+
   /**
    * Shards that are the whole of their own ArrayBuffer move to the worker
    * rather than being copied: the caller must not use them afterwards.
    */
-  async open(descriptor: StripeDescriptor, shards: readonly MaybeShard[], keys: StripeKeys): Promise<OpenedStripe> {
+  async open(descriptor: StripeDescriptor, shards: readonly ShardSource[], keys: StripeKeys): Promise<OpenedStripe> {
     const moved = new Set<ArrayBuffer>();
     for (const s of shards) {
-      if (s && s.buffer instanceof ArrayBuffer && s.byteOffset === 0 && s.byteLength === s.buffer.byteLength) moved.add(s.buffer);
+      if (s instanceof Uint8Array && s.buffer instanceof ArrayBuffer && s.byteOffset === 0 && s.byteLength === s.buffer.byteLength) moved.add(s.buffer);
     }
     const reply = await this.#call({ id: 0, op: 'open', descriptor, shards, keys }, [...moved]);
     return { block: new Uint8Array(reply.buffer!, reply.offset, reply.size), bad: reply.bad ?? [] };

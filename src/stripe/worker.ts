@@ -4,7 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { useHashHelper } from '../crypto/index.js';
-import { openStripe } from './open.js';
+import { openSources } from './sources.js';
 import { sealStripe } from './seal.js';
 import type { Reply, Request } from './engine.js';
 
@@ -26,7 +26,7 @@ port.on('message', async (req: Request) => {
       const buffer = shards[0].buffer as ArrayBuffer;
       port.postMessage({ id: req.id, descriptor, buffer, offset: shards[0].byteOffset, size: shards[0].length } satisfies Reply, [buffer]);
     } else {
-      const { block, bad } = await openStripe(req.descriptor, req.shards, req.keys);
+      const { block, bad } = await openSources(req.descriptor, req.shards, req.keys);
       const buffer = block.buffer as ArrayBuffer;
       port.postMessage({ id: req.id, buffer, offset: block.byteOffset, size: block.length, bad } satisfies Reply, [buffer]);
     }

@@ -13,17 +13,20 @@ import {
   StripeUnrecoverableError,
   decodeDescriptor,
   encodeDescriptor,
-  openStripe,
+  type ShardSource,
+  openSources,
 } from '../stripe/index.js';
 import { CairnError } from '../errors/index.js';
 import type { BlockRef } from './meta.js';
 
-/** Checks shards against their ids, then decodes and decrypts (StripeEngine.open, or openStripe here). */
-export type StripeOpener = (
-  descriptor: StripeDescriptor,
-  shards: readonly (Uint8Array | null)[],
-  keys: StripeKeys,
-) => Promise<OpenedStripe>;
+/** Checks shards against their ids, then decodes and decrypts: the stripe engine, or openSources on this thread. */
+export interface StripeOpener {
+  open(descriptor: StripeDescriptor, shards: readonly ShardSource[], keys: StripeKeys): Promise<OpenedStripe>;
+  /** It reads shards given as file paths off this thread, so stores that have files (ShardStore.shardFile) need no get. */
+  readonly readsFiles?: boolean;
+}
+
+const HERE: StripeOpener = { open: openSources };
 
 /** How long a quorum operation waits for the stragglers once a quorum has answered. */
 const QUORUM_GRACE_MS = 300;
@@ -150,13 +153,26 @@ export class Backend {
    * unchecked; `open` (the stripe engine, on a worker thread) checks them
    * against their ids, and each one it rejects is replaced by another store's.
    */
-  async getStripe(ref: BlockRef, keys: StripeKeys, open: StripeOpener = openStripe): Promise<Uint8Array> {
+  async getStripe(ref: BlockRef, keys: StripeKeys, opener: StripeOpener = HERE): Promise<Uint8Array> {
     const d = decodeDescriptor(ref.descriptor);
     const n = d.k + d.m;
     const shards: (Uint8Array | null)[] = new Array(n).fill(null);
     // Stores known to be down are asked last: only when the others cannot make k.
     const present = ref.stores.flatMap((id, i) => (id && this.#byId.has(id) ? [i] : []));
     const candidates = [...present.filter((i) => this.isUp(ref.stores[i])), ...present.filter((i) => !this.isUp(ref.stores[i]))];
+    // Every shard a plain file here (the local backend): the opener reads them itself, and the
+    // stores are asked only if that does not work out.
+    const files = opener.readsFiles ? this.#files(ref, d) : undefined;
+    if (files) {
+      try {
+        const opened = await opener.open(d, files, keys);
+        for (const i of opened.bad) this.suspects.add(d.shardIds[i]);
+        return opened.block;
+      } catch (err) {
+        if (!(err instanceof StripeUnrecoverableError)) throw err;
+        for (const i of err.bad) this.suspects.add(d.shardIds[i]);
+      }
+    }
     let good = 0;
     let bad: unknown;
     const gather = () =>
@@ -204,7 +220,7 @@ export class Backend {
         });
       }
       try {
-        const opened = await open(d, shards, keys);
+        const opened = await opener.open(d, shards, keys);
         for (const i of opened.bad) this.suspects.add(d.shardIds[i]);
         return opened.block;
       } catch (err) {
@@ -218,6 +234,21 @@ export class Backend {
         good = 0;
       }
     }
+  }
+
+  /** The files of the stripe's shards, when every store that holds one keeps them as files. */
+  #files(ref: BlockRef, d: StripeDescriptor): ShardSource[] | undefined {
+    const files: ShardSource[] = [];
+    for (const [i, id] of ref.stores.entries()) {
+      if (!id) {
+        files.push(null);
+        continue;
+      }
+      const store = this.#byId.get(id);
+      if (!store?.shardFile) return undefined;
+      files.push(store.shardFile(d.shardIds[i]));
+    }
+    return files;
   }
 
   /** Best effort: a shard left behind is garbage, never a correctness problem. */

@@ -141,7 +141,7 @@ export class Volume {
     this.#options = options;
     this.#ownEngine = !options.engine;
     this.#engine = options.engine ?? new StripeEngine();
-    const data = new DataLayer(config.blockSize, { fetch: (ref) => this.backend.getStripe(ref, this.#stripeKeys, (d, shards, keys) => this.#engine.open(d, shards, keys)) });
+    const data = new DataLayer(config.blockSize, { fetch: (ref) => this.backend.getStripe(ref, this.#stripeKeys, this.#engine) });
     this.fs = new VolumeFileSystem(
       meta,
       data,

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { newKey } from '../../src/crypto/index.js';
 import type { ShardId } from '../../src/crypto/index.js';
-import { MemoryStore } from '../../src/store/index.js';
+import { FileStore, MemoryStore } from '../../src/store/index.js';
 import { StripeEngine } from '../../src/stripe/index.js';
 import { Backend, FencedError, FsError, Volume, type VolumeConfig, VolumeBusyError } from '../../src/volume/index.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -264,5 +265,44 @@ describe('commits, reopening and the single writer', () => {
       async (again) => readFile(again, '/data.bin').finally(() => again.close()),
     ).then(() => undefined, (err: Error) => err);
     expect(failure?.message).toMatch(/unreadable|usable/);
+  });
+
+  it('on stores that keep files, the stripe workers read the files: a rotted file is caught and reported, a missing one replaced', async () => {
+    const stores = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => FileStore.open(join(root, `files-${journals}-${i}`), { id: `file-${i}` })),
+    );
+    const backend = new Backend(stores);
+    const config: VolumeConfig = { id: randomBytes(16), key: newKey(), k: 4, m: 2, blockSize: 64 * 1024 };
+    const open = (readOnly: boolean) => Volume.open(config, backend, { readOnly, engine, journalDir: join(root, `journal-${++journals}`) });
+    const v = await open(false);
+    const data = randomBytes(6 * 64 * 1024 + 99);
+    await writeFile(v, '/data.bin', data);
+    await v.close();
+
+    // Every shard on store 0 rots (a flipped byte mid-file); every shard on store 1 is gone.
+    const rotted = (await stores[0].list()).ids;
+    for (const id of rotted) {
+      const file = stores[0].shardFile(id);
+      const bytes = readFileSync(file);
+      bytes[bytes.length >> 1] ^= 0x01;
+      writeFileSync(file, bytes);
+    }
+    for (const id of (await stores[1].list()).ids) unlinkSync(stores[1].shardFile(id));
+    const reader = await open(true);
+    const gets = stores.map((s) => vi.spyOn(s, 'get'));
+    expect(Buffer.compare(await readFile(reader, '/data.bin'), data)).toBe(0);
+    // The workers read the files themselves: no store was asked.
+    for (const get of gets) expect(get).not.toHaveBeenCalled();
+    expect(backend.suspects.size).toBeGreaterThan(0);
+    for (const id of backend.suspects) expect(rotted).toContain(id);
+    await reader.close();
+
+    // A third store's files gone: fewer than k anywhere, an error rather than wrong bytes.
+    for (const id of (await stores[2].list()).ids) unlinkSync(stores[2].shardFile(id));
+    const failure = await open(true).then(
+      async (again) => readFile(again, '/data.bin').finally(() => again.close()),
+    ).then(() => undefined, (err: Error) => err);
+    expect(failure?.message).toMatch(/unreadable|usable/);
+    await Promise.all(stores.map((s) => s.close()));
   });
 });

@@ -1,0 +1,50 @@
+/**
+ * Opening a stripe from shards given as bytes or as files to read. Files are
+ * read here, synchronously: this runs on the stripe engine's worker threads,
+ * so the thread that serves FUSE never waits on them. The first k readable
+ * ones are read (data shards first, so no decoding is needed); the others
+ * only if those do not open.
+ */
+import { readFileSync } from 'node:fs';
+import type { MaybeShard } from '../../erasure/index.js';
+import type { StripeDescriptor } from './descriptor.js';
+import { StripeUnrecoverableError } from './errors.js';
+import { type OpenedStripe, openStripe } from './open.js';
+import type { StripeKeys } from './seal.js';
+
+/** A shard's bytes, the path of the file that holds it, or nothing. */
+export type ShardSource = Uint8Array | string | null;
+
+function load(source: ShardSource | undefined): MaybeShard {
+  if (typeof source !== 'string') return source ?? null;
+  try {
+    const bytes = readFileSync(source);
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  } catch {
+    // Missing or unreadable: like a store that does not answer, another shard is used.
+    return null;
+  }
+}
+
+export async function openSources(d: StripeDescriptor, sources: readonly ShardSource[], keys: StripeKeys): Promise<OpenedStripe> {
+  const n = d.k + d.m;
+  const shards: MaybeShard[] = new Array(n).fill(null);
+  let have = 0;
+  for (let i = 0; i < n && have < d.k; i++) {
+    shards[i] = load(sources[i]);
+    if (shards[i]) have++;
+  }
+  try {
+    return await openStripe(d, shards, keys);
+  } catch (err) {
+    if (!(err instanceof StripeUnrecoverableError)) throw err;
+    let more = false;
+    for (let i = 0; i < n; i++) {
+      if (shards[i] || sources[i] == null) continue;
+      shards[i] = load(sources[i]);
+      more ||= shards[i] != null;
+    }
+    if (!more) throw err;
+    return openStripe(d, shards, keys);
+  }
+}
