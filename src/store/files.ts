@@ -136,8 +136,15 @@ export class FileStore extends StoreBase {
 
   async #prefixDir(dir: string): Promise<void> {
     if (this.#prefixes.has(dir)) return;
-    const created = await mkdir(dir, { recursive: true });
-    if (created !== undefined && this.#sync) await syncDir(join(this.dir, 'shards'));
+    // shards/ exists from open on: one mkdir, not recursive mkdir's walk from the root.
+    const created = await mkdir(dir).then(
+      () => true,
+      (error: unknown) => {
+        if (errorCode(error) === 'EEXIST') return false;
+        throw error;
+      },
+    );
+    if (created && this.#sync) await syncDir(join(this.dir, 'shards'));
     this.#prefixes.add(dir);
   }
 
