@@ -29,7 +29,8 @@ export interface Response {
 interface Pending {
   resolve(r: Response): void;
   reject(err: Error): void;
-  timer: NodeJS.Timeout;
+  /** Clears the timeout and the abort listener: a caller's signal may outlive thousands of requests. */
+  settle(): void;
 }
 
 export interface RequestOptions {
@@ -101,7 +102,7 @@ export class PeerLink {
     socket.destroy();
     for (const [id, p] of this.#pending) {
       this.#pending.delete(id);
-      clearTimeout(p.timer);
+      p.settle();
       p.reject(new StoreUnavailableError(this.storeId, why));
     }
     for (const wake of this.#waiting.splice(0)) wake();
@@ -111,7 +112,7 @@ export class PeerLink {
     const p = this.#pending.get(frame.id);
     if (!p) return;
     this.#pending.delete(frame.id);
-    clearTimeout(p.timer);
+    p.settle();
     this.#waiting.shift()?.();
     if (frame.type === ERROR) p.reject(Object.assign(new Error('peer error'), { meta: frame.meta }));
     else p.resolve({ meta: frame.meta, body: frame.body });
@@ -150,7 +151,7 @@ export class PeerLink {
     return new Promise<Response>((resolve, reject) => {
       const fail = (err: Error) => {
         if (!this.#pending.delete(id)) return;
-        clearTimeout(timer);
+        settle();
         this.#waiting.shift()?.();
         reject(err);
       };
@@ -159,10 +160,13 @@ export class PeerLink {
         timeoutMs,
       );
       timer.unref();
-      signal?.addEventListener('abort', () => fail(new OperationAbortedError(this.storeId, `request ${op}`, signal.reason)), {
-        once: true,
-      });
-      this.#pending.set(id, { resolve, reject, timer });
+      const onAbort = () => fail(new OperationAbortedError(this.storeId, `request ${op}`, signal?.reason));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.#pending.set(id, { resolve, reject, settle });
       socket.write(head);
       if (payload.length) socket.write(payload);
     });

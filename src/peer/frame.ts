@@ -74,7 +74,8 @@ export function encodeFrame(type: number, id: number, meta: Meta, body: Uint8Arr
 /**
  * Cuts a byte stream into frames. It never buffers more than one frame's
  * worth, and throws FrameError at the first byte that breaks the format,
- * before reading a frame that claims to be too big.
+ * before reading a frame that claims to be too big. A body that arrived in one
+ * chunk (senders write it as its own stream message) is taken without a copy.
  */
 export class FrameReader {
   #chunks: Buffer[] = [];
@@ -86,47 +87,68 @@ export class FrameReader {
     const frames: Frame[] = [];
     for (;;) {
       if (this.#buffered < 4) return frames;
-      const first = this.#peek(4);
-      const length = first.readUInt32BE(0);
+      const length = this.#peekLength();
       if (length < HEADER - 4 || length > MAX_FRAME_BYTES) {
         throw new FrameError(`frame length ${length} is outside ${HEADER - 4}..${MAX_FRAME_BYTES}`);
       }
       if (this.#buffered < 4 + length) return frames;
-      frames.push(decode(this.#take(4 + length)));
+      const header = this.#take(HEADER);
+      const version = header.readUInt8(4);
+      if (version !== FRAME_VERSION) throw new FrameError(`frame version ${version}; this peer speaks ${FRAME_VERSION}`);
+      const metaLength = header.readUInt32BE(10);
+      if (metaLength > MAX_META_BYTES || HEADER + metaLength > 4 + length) {
+        throw new FrameError(`meta length ${metaLength} does not fit the frame`);
+      }
+      const meta = parseMeta(this.#take(metaLength));
+      const body = ownBody(this.#take(4 + length - HEADER - metaLength));
+      frames.push({ type: header.readUInt8(5), id: header.readUInt32BE(6), meta, body });
     }
   }
 
-  #peek(n: number): Buffer {
-    if (this.#chunks[0].length < n) this.#chunks = [Buffer.concat(this.#chunks)];
-    return this.#chunks[0];
+  #peekLength(): number {
+    if (this.#chunks[0].length < 4) this.#chunks = [Buffer.concat(this.#chunks)];
+    return this.#chunks[0].readUInt32BE(0);
   }
 
+  /** The next n bytes: a view when one chunk holds them, else gathered into a buffer of exactly n bytes. */
   #take(n: number): Buffer {
-    const all = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks);
-    const frame = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.#chunks = rest.length ? [rest] : [];
-    this.#buffered = rest.length;
-    return frame;
+    this.#buffered -= n;
+    const first = this.#chunks[0];
+    if (first !== undefined && first.length >= n) {
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    for (let at = 0; at < n; ) {
+      const chunk = this.#chunks[0];
+      const k = Math.min(chunk.length, n - at);
+      chunk.copy(out, at, 0, k);
+      at += k;
+      if (k === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(k);
+    }
+    return out;
   }
 }
 
-function decode(frame: Buffer): Frame {
-  const version = frame.readUInt8(4);
-  if (version !== FRAME_VERSION) throw new FrameError(`frame version ${version}; this peer speaks ${FRAME_VERSION}`);
-  const type = frame.readUInt8(5);
-  const id = frame.readUInt32BE(6);
-  const metaLength = frame.readUInt32BE(10);
-  if (metaLength > MAX_META_BYTES || HEADER + metaLength > frame.length) {
-    throw new FrameError(`meta length ${metaLength} does not fit the frame`);
-  }
+function parseMeta(bytes: Buffer): Meta {
   let meta: unknown;
   try {
-    meta = JSON.parse(frame.toString('utf8', HEADER, HEADER + metaLength));
+    meta = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw new FrameError('frame meta is not JSON');
   }
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new FrameError('frame meta is not a JSON object');
-  // A copy, so the connection's receive buffers are not kept alive by a stored shard.
-  return { type, id, meta: meta as Meta, body: new Uint8Array(frame.subarray(HEADER + metaLength)) };
+  return meta as Meta;
+}
+
+/**
+ * The body as a view when it is most of the memory behind it (a stream
+ * message of its own), else a copy, so a small body kept for long (a head, a
+ * shard in a memory store) does not pin a large receive buffer.
+ */
+function ownBody(body: Buffer): Uint8Array {
+  if (body.length * 2 >= body.buffer.byteLength) return new Uint8Array(body.buffer, body.byteOffset, body.length);
+  return new Uint8Array(body);
 }

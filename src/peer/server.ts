@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import DHT, { type DHTServer, type KeyPair } from 'hyperdht';
 import type { NoiseStream } from 'hyperswarm';
+import { shardId } from '../crypto/index.js';
 import type { Logger } from '../log/index.js';
 import { ShardCorruptError, type ShardStore } from '../store/index.js';
 import { watchLiveness } from './client.js';
@@ -14,6 +15,13 @@ import { ERROR, type Frame, FrameError, FrameReader, type Meta, OK, Op, encodeFr
 
 /** Requests one connection may have in flight before the peer stops reading from it. */
 const MAX_INFLIGHT = 32;
+/**
+ * Answer bytes a connection may have queued unsent before the peer stops
+ * reading from it: enough for a window of shard reads to overlap their disk
+ * reads with sending, little enough that a client that does not read cannot
+ * make the peer hold more than this (plus one answer) per connection.
+ */
+const MAX_UNSENT_BYTES = 8 * 2 ** 20;
 /** DHT announcements expire; the peer renews its own this often while it runs. */
 const ANNOUNCE_EVERY_MS = 5 * 60_000;
 /** Shards one scrub request re-hashes; the client pages through the store. */
@@ -80,13 +88,18 @@ export class PeerServer {
     log.info({ remote }, 'member connected');
     const reader = new FrameReader();
     let inflight = 0;
+    // Counted here: the stream is a streamx Duplex, which has no writableNeedDrain or writableLength.
+    let unsent = 0;
     let closed = false;
     const flow = () => {
       if (closed) return;
-      if (inflight >= MAX_INFLIGHT || socket.writableNeedDrain) socket.pause();
+      if (inflight >= MAX_INFLIGHT || unsent > MAX_UNSENT_BYTES) socket.pause();
       else socket.resume();
     };
-    socket.on('drain', flow);
+    socket.on('drain', () => {
+      unsent = 0;
+      flow();
+    });
     socket.on('data', (chunk: Uint8Array) => {
       let frames: Frame[];
       try {
@@ -106,8 +119,9 @@ export class PeerServer {
           )
           .then(([head, body]) => {
             if (closed) return;
-            socket.write(head);
-            if (body.length) socket.write(body);
+            let flushed = socket.write(head);
+            if (body.length) flushed = socket.write(body);
+            unsent = flushed ? 0 : unsent + head.length + body.length;
           })
           .catch((err: unknown) => log.error({ remote, err: (err as Error).message }, 'could not answer a request'))
           .finally(() => {
@@ -129,9 +143,13 @@ export class PeerServer {
     const m = frame.meta;
     const id = m.id as string;
     switch (frame.type as Op) {
-      case Op.Put:
-        await store.put(id, frame.body);
+      case Op.Put: {
+        // The body is this request's own buffer: hashed once here, the store need not copy and re-hash it.
+        // A mismatch (or a malformed id) goes through the store's own checks, for its usual error.
+        const intact = shardId(frame.body) === id;
+        await store.put(id, frame.body, { verify: !intact });
         return [{}];
+      }
       case Op.Get:
         return [{}, await store.get(id)];
       case Op.Has:

@@ -43,6 +43,19 @@ describe('peer frames', () => {
     expect(frames[1].body.every((x) => x === 5)).toBe(true);
   });
 
+  it('takes a body that arrived as a chunk of its own as a view, and copies a small one out of a large chunk', () => {
+    const [head, body] = encodeFrame(OK, 3, {}, new Uint8Array(64 * 1024).fill(7));
+    const reader = new FrameReader();
+    expect(reader.push(head)).toEqual([]);
+    const [big] = reader.push(body);
+    expect(big.body.buffer).toBe(body.buffer);
+    const small = wire(OK, 4, {}, new Uint8Array(16).fill(9));
+    const chunk = Buffer.concat([small, Buffer.alloc(64 * 1024)]);
+    const [kept] = new FrameReader().push(chunk.subarray(0, small.length));
+    expect(kept.body).toEqual(new Uint8Array(16).fill(9));
+    expect(kept.body.buffer).not.toBe(chunk.buffer);
+  });
+
   it('refuses a frame that claims more than the maximum before reading it', () => {
     const head = Buffer.alloc(4);
     head.writeUInt32BE(MAX_FRAME_BYTES + 1, 0);

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { shardId } from '../../src/crypto/index.js';
 import { logPath } from '../../src/dev/peer-process.js';
 import { Op, encodeFrame } from '../../src/peer/frame.js';
-import { StoreUnavailableError } from '../../src/store/index.js';
+import { ShardCorruptError, StoreUnavailableError } from '../../src/store/index.js';
 import { TestCluster, startTestnet, type Testnet } from '../helpers/peers.js';
 import { randomBytes, rng } from '../helpers/random.js';
 
@@ -79,6 +79,18 @@ describe('a storage peer process', () => {
     expect(await member.get(s.id)).toEqual(s.bytes);
     const log = await readFile(logPath(peer.options.dir), 'utf8');
     expect(log).toMatch(/malformed frame: closing the connection/);
+  });
+
+  it('refuses a shard whose bytes do not hash to its id even when the client skipped its own check', async () => {
+    cluster = new TestCluster(testnet);
+    const peer = await cluster.startPeer();
+    const store = cluster.store(peer);
+    const s = shard(256 * 1024);
+    const other = shard(256 * 1024);
+    await expect(store.put(s.id, other.bytes, { verify: false })).rejects.toBeInstanceOf(ShardCorruptError);
+    expect(await store.has(s.id)).toBe(false);
+    await store.put(s.id, s.bytes, { verify: false });
+    expect(await store.get(s.id)).toEqual(s.bytes);
   });
 
   it('answers an unknown request type with an error and keeps the connection', async () => {
