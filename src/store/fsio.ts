@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { close, fsync, open as openFd, readFileSync, write } from 'node:fs';
+import { close, constants, fsync, open as openFd, readFileSync, write } from 'node:fs';
 import { readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
@@ -50,12 +50,18 @@ const writeAsync = (fd: number, bytes: Uint8Array) =>
 const fsyncAsync = promisify(fsync);
 const closeAsync = promisify(close);
 
-/** Creates `path` (failing if it exists) holding `bytes`, fsynced when `sync`. */
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+
+/**
+ * Creates `path` (failing if it exists) holding `bytes`, on disk before this
+ * resolves when `sync`: opened O_DSYNC, so each write returns once its data
+ * and the file's size are durable (fdatasync's promise) with no fsync call to
+ * wait for afterwards.
+ */
 export async function writeNewFile(path: string, bytes: Uint8Array, sync: boolean): Promise<void> {
-  const fd = await openAsync(path, 'wx', 0o666);
+  const fd = await openAsync(path, sync ? CREATE | constants.O_DSYNC : CREATE, 0o666);
   try {
     for (let at = 0; at < bytes.length; ) at += await writeAsync(fd, bytes.subarray(at));
-    if (sync) await fsyncAsync(fd);
   } finally {
     await closeAsync(fd);
   }
