@@ -155,6 +155,8 @@ export async function benchFuse(options: FuseBenchOptions = {}): Promise<FuseRow
 
     progress('sequential write');
     measure('seq-write', (t) => {
+      // The previous target's writeback and page cache must not land on this one's clock.
+      dropCaches();
       const secs = timed('dd', ['if=/dev/zero', `of=${join(dirs[t], 'seq')}`, 'bs=1M', `count=${mib}`, 'conv=fsync', 'status=none']);
       return round1((mib * 2 ** 20) / secs / 1e6);
     });
@@ -173,7 +175,10 @@ export async function benchFuse(options: FuseBenchOptions = {}): Promise<FuseRow
 
     if (withFio) {
       progress('4 KiB random write (fio)');
-      measure('rand-write-4k', (t) => fio(join(dirs[t], 'fio'), 'randwrite', fioSeconds, fioBytes));
+      measure('rand-write-4k', (t) => {
+        dropCaches();
+        return fio(join(dirs[t], 'fio'), 'randwrite', fioSeconds, fioBytes);
+      });
       progress('4 KiB random read (fio)');
       measure('rand-read-4k', (t) => fio(join(dirs[t], 'fio'), 'randread', fioSeconds, fioBytes));
     }
