@@ -6,7 +6,7 @@
 import DHT, { type KeyPair } from 'hyperdht';
 import type { NoiseStream } from 'hyperswarm';
 import { OperationAbortedError, StoreUnavailableError } from '../store/index.js';
-import { ERROR, type Frame, FrameReader, type Meta, Op, encodeFrame } from './frame.js';
+import { ERROR, type Frame, FrameReader, type Meta, Op, encodeFrame, writeFrame } from './frame.js';
 
 /** How long a new link waits for its first connection before requests fail fast. */
 export const CONNECT_GRACE_MS = 3_000;
@@ -147,7 +147,7 @@ export class PeerLink {
     const socket = await this.#connected(signal);
     const id = this.#nextId;
     this.#nextId = (this.#nextId % 0xffffffff) + 1;
-    const [head, payload] = encodeFrame(op, id, meta, body);
+    const frame = encodeFrame(op, id, meta, body);
     return new Promise<Response>((resolve, reject) => {
       const fail = (err: Error) => {
         if (!this.#pending.delete(id)) return;
@@ -167,8 +167,7 @@ export class PeerLink {
         signal?.removeEventListener('abort', onAbort);
       };
       this.#pending.set(id, { resolve, reject, settle });
-      socket.write(head);
-      if (payload.length) socket.write(payload);
+      writeFrame(socket, frame);
     });
   }
 

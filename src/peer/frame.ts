@@ -72,6 +72,20 @@ export function encodeFrame(type: number, id: number, meta: Meta, body: Uint8Arr
 }
 
 /**
+ * The Noise stream carries messages of at most 2^24 - 1 bytes (a 24-bit
+ * length), less than the largest frame: bodies go out in pieces this size,
+ * which the reader joins again by the frame's length.
+ */
+const WRITE_PIECE = 4 * 2 ** 20;
+
+/** Writes a frame; false when the stream's buffer is full (wait for drain before writing more). */
+export function writeFrame(socket: { write(bytes: Uint8Array): boolean }, [head, body]: [Uint8Array, Uint8Array]): boolean {
+  let flushed = socket.write(head);
+  for (let at = 0; at < body.length; at += WRITE_PIECE) flushed = socket.write(body.subarray(at, at + WRITE_PIECE));
+  return flushed;
+}
+
+/**
  * Cuts a byte stream into frames. It never buffers more than one frame's
  * worth, and throws FrameError at the first byte that breaks the format,
  * before reading a frame that claims to be too big. A body that arrived in one

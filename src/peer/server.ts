@@ -11,7 +11,7 @@ import type { Logger } from '../log/index.js';
 import { ShardCorruptError, type ShardStore } from '../store/index.js';
 import { watchLiveness } from './client.js';
 import { errorMeta } from './errors.js';
-import { ERROR, type Frame, FrameError, FrameReader, type Meta, OK, Op, encodeFrame } from './frame.js';
+import { ERROR, type Frame, FrameError, FrameReader, type Meta, OK, Op, encodeFrame, writeFrame } from './frame.js';
 
 /** Requests one connection may have in flight before the peer stops reading from it. */
 const MAX_INFLIGHT = 32;
@@ -117,11 +117,10 @@ export class PeerServer {
             ([meta, body]) => encodeFrame(OK, frame.id, meta, body),
             (err: unknown) => encodeFrame(ERROR, frame.id, errorMeta(err)),
           )
-          .then(([head, body]) => {
+          .then((answer) => {
             if (closed) return;
-            let flushed = socket.write(head);
-            if (body.length) flushed = socket.write(body);
-            unsent = flushed ? 0 : unsent + head.length + body.length;
+            const flushed = writeFrame(socket, answer);
+            unsent = flushed ? 0 : unsent + answer[0].length + answer[1].length;
           })
           .catch((err: unknown) => log.error({ remote, err: (err as Error).message }, 'could not answer a request'))
           .finally(() => {

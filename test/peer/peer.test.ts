@@ -11,6 +11,7 @@ import { shardId } from '../../src/crypto/index.js';
 import { logPath } from '../../src/dev/peer-process.js';
 import { Op, encodeFrame } from '../../src/peer/frame.js';
 import { ShardCorruptError, StoreUnavailableError } from '../../src/store/index.js';
+import { shardBytes } from '../../src/stripe/index.js';
 import { TestCluster, startTestnet, type Testnet } from '../helpers/peers.js';
 import { randomBytes, rng } from '../helpers/random.js';
 
@@ -91,6 +92,16 @@ describe('a storage peer process', () => {
     expect(await store.has(s.id)).toBe(false);
     await store.put(s.id, s.bytes, { verify: false });
     expect(await store.get(s.id)).toEqual(s.bytes);
+  });
+
+  it('carries the largest shard a volume makes (a 16 MiB block, k = 1): more than one Noise message can hold', async () => {
+    cluster = new TestCluster(testnet);
+    const peer = await cluster.startPeer();
+    const store = cluster.store(peer);
+    // shardBytes(16 MiB, 1): header, nonce, the block and its tag in one shard.
+    const s = shard(shardBytes(16 * 2 ** 20, 1));
+    await store.put(s.id, s.bytes);
+    expect(Buffer.compare(await store.get(s.id), s.bytes)).toBe(0);
   });
 
   it('answers an unknown request type with an error and keeps the connection', async () => {
