@@ -14,6 +14,8 @@ declare module 'hyperdht' {
     ephemeral?: boolean;
     firewalled?: boolean;
     keyPair?: KeyPair;
+    /** The UDP layer to use (src/peer/udx.ts sizes its receive buffers). */
+    udx?: import('udx-native').default;
   }
   export interface DHTServer {
     listen(keyPair: KeyPair): Promise<void>;
@@ -87,5 +89,19 @@ declare module 'hyperswarm' {
     flush(): Promise<void>;
     destroy(): Promise<void>;
     on(event: 'connection', listener: (socket: NoiseStream, info: PeerInfo) => void): this;
+  }
+}
+
+declare module 'udx-native' {
+  import { EventEmitter } from 'node:events';
+
+  export interface UDXSocket extends EventEmitter {
+    bind(port?: number, host?: string): void;
+    close(): Promise<void>;
+    getRecvBufferSize(): number;
+    setRecvBufferSize(bytes: number): number;
+  }
+  export default class UDX {
+    createSocket(options?: object): UDXSocket;
   }
 }

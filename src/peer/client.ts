@@ -7,6 +7,7 @@ import DHT, { type KeyPair } from 'hyperdht';
 import type { NoiseStream } from 'hyperswarm';
 import { OperationAbortedError, StoreUnavailableError } from '../store/index.js';
 import { ERROR, type Frame, FrameReader, type Meta, Op, encodeFrame, writeFrame } from './frame.js';
+import { roomyUdx } from './udx.js';
 
 /** How long a new link waits for its first connection before requests fail fast. */
 export const CONNECT_GRACE_MS = 3_000;
@@ -230,7 +231,7 @@ export class PeerNetwork {
 
   constructor(keyPair: KeyPair, bootstrap: { host: string; port: number }[]) {
     this.#keyPair = keyPair;
-    this.#dht = new DHT({ bootstrap, host: '127.0.0.1', ephemeral: true });
+    this.#dht = new DHT({ bootstrap, host: '127.0.0.1', ephemeral: true, udx: roomyUdx() });
   }
 
   link(key: string): PeerLink {

@@ -12,6 +12,7 @@ import { ShardCorruptError, type ShardStore } from '../store/index.js';
 import { watchLiveness } from './client.js';
 import { errorMeta } from './errors.js';
 import { ERROR, type Frame, FrameError, FrameReader, type Meta, OK, Op, encodeFrame, writeFrame } from './frame.js';
+import { roomyUdx } from './udx.js';
 
 /** Requests one connection may have in flight before the peer stops reading from it. */
 const MAX_INFLIGHT = 32;
@@ -48,7 +49,7 @@ export class PeerServer {
   private constructor(options: PeerServerOptions) {
     this.#options = options;
     // A storage peer is a server: reachable at its address, not behind a NAT that needs hole punching.
-    this.#dht = new DHT({ bootstrap: options.bootstrap, host: '127.0.0.1', ephemeral: true, firewalled: false });
+    this.#dht = new DHT({ bootstrap: options.bootstrap, host: '127.0.0.1', ephemeral: true, firewalled: false, udx: roomyUdx() });
     // The firewall runs on the Noise handshake: a stranger never gets to send a single request.
     this.#server = this.#dht.createServer(
       {
