@@ -155,24 +155,21 @@ export class Backend {
    */
   async getStripe(ref: BlockRef, keys: StripeKeys, opener: StripeOpener = HERE): Promise<Uint8Array> {
     const d = decodeDescriptor(ref.descriptor);
-    const n = d.k + d.m;
-    const shards: (Uint8Array | null)[] = new Array(n).fill(null);
-    // Stores known to be down are asked last: only when the others cannot make k.
-    const present = ref.stores.flatMap((id, i) => (id && this.#byId.has(id) ? [i] : []));
-    const candidates = [...present.filter((i) => this.isUp(ref.stores[i])), ...present.filter((i) => !this.isUp(ref.stores[i]))];
     // Every shard a plain file here (the local backend): the opener reads them itself, and the
     // stores are asked only if that does not work out.
     const files = opener.readsFiles ? this.#files(ref, d) : undefined;
     if (files) {
       try {
-        const opened = await opener.open(d, files, keys);
-        for (const i of opened.bad) this.suspects.add(d.shardIds[i]);
-        return opened.block;
+        return await this.#open(opener, d, files, keys);
       } catch (err) {
         if (!(err instanceof StripeUnrecoverableError)) throw err;
-        for (const i of err.bad) this.suspects.add(d.shardIds[i]);
       }
     }
+    const n = d.k + d.m;
+    const shards: (Uint8Array | null)[] = new Array(n).fill(null);
+    // Stores known to be down are asked last: only when the others cannot make k.
+    const present = ref.stores.flatMap((id, i) => (id && this.#byId.has(id) ? [i] : []));
+    const candidates = [...present.filter((i) => this.isUp(ref.stores[i])), ...present.filter((i) => !this.isUp(ref.stores[i]))];
     let good = 0;
     let bad: unknown;
     const gather = () =>
@@ -220,12 +217,9 @@ export class Backend {
         });
       }
       try {
-        const opened = await opener.open(d, shards, keys);
-        for (const i of opened.bad) this.suspects.add(d.shardIds[i]);
-        return opened.block;
+        return await this.#open(opener, d, shards, keys);
       } catch (err) {
         if (!(err instanceof StripeUnrecoverableError) || err.bad.length === 0) throw err;
-        for (const i of err.bad) this.suspects.add(d.shardIds[i]);
         bad = new ShardCorruptError(ref.stores[err.bad[0]], d.shardIds[err.bad[0]], err.message);
         // The opener may have taken the shards' memory: fetch the good ones again, then others for the bad.
         const again = shards.flatMap((s, i) => (s && !err.bad.includes(i) ? [i] : []));
@@ -233,6 +227,18 @@ export class Backend {
         shards.fill(null);
         good = 0;
       }
+    }
+  }
+
+  /** Opens a stripe; every shard the opener rejects becomes a suspect for repair, whether or not it opened. */
+  async #open(opener: StripeOpener, d: StripeDescriptor, sources: readonly ShardSource[], keys: StripeKeys): Promise<Uint8Array> {
+    try {
+      const opened = await opener.open(d, sources, keys);
+      for (const i of opened.bad) this.suspects.add(d.shardIds[i]);
+      return opened.block;
+    } catch (err) {
+      if (err instanceof StripeUnrecoverableError) for (const i of err.bad) this.suspects.add(d.shardIds[i]);
+      throw err;
     }
   }
 
