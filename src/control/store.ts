@@ -4,7 +4,7 @@
  * id counter. What agents report (instance status, last heartbeat) is not
  * stored: it is re-sent every second.
  */
-import { Level } from 'level';
+import type { Level } from 'level';
 import { CairnError } from '../errors/index.js';
 import type { AppRecord, InstanceRecord, NodeInfo } from '../scheduler/model.js';
 
@@ -39,6 +39,7 @@ export class ControlStore {
   }
 
   static async open(dir: string): Promise<ControlStore> {
+    const { Level } = await import('level');
     const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
     try {
       await db.open();

@@ -4,7 +4,6 @@
  * crypto_pwhash). Byte layout in docs/FORMAT.md ("Keyring file").
  */
 import { randomBytes } from 'node:crypto';
-import sodium from 'libsodium-wrappers-sumo';
 import { KEY_BYTES, NONCE_BYTES, TAG_BYTES, open, randomNonce, seal } from './aead.js';
 import { AuthenticationError, KeyringFormatError, WrongPassphraseError } from './errors.js';
 import { newKey } from './keys.js';
@@ -37,6 +36,8 @@ export interface Keyring {
 }
 
 async function stretch(passphrase: string, salt: Uint8Array, kdf: KdfParams): Promise<Uint8Array> {
+  // Loaded here, not with the module graph: only commands that unlock a keyring need it.
+  const { default: sodium } = await import('libsodium-wrappers-sumo');
   await sodium.ready;
   return sodium.crypto_pwhash(
     KEY_BYTES,

@@ -5,7 +5,6 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import createTestnet from 'hyperdht/testnet.js';
 import { type ClusterConfig, readClusterConfig, writeClusterConfig } from '../cluster/index.js';
 import { UsageError } from '../errors/index.js';
 import { type Bootstrap, type JoinInfo, clusterTopic, memberKeyPair } from '../peer/index.js';
@@ -37,6 +36,7 @@ export async function startDevCluster(options: DevClusterOptions): Promise<DevCl
   if (held.peers.length > 0 && !held.dev && !options.force) {
     throw new UsageError(`${options.home}/cluster.json lists peers that \`cairn dev up\` did not start; use another CAIRN_HOME or --force`);
   }
+  const { default: createTestnet } = await import('hyperdht/testnet.js');
   const testnet = await createTestnet(TESTNET_NODES, { host: '127.0.0.1' });
   const peers: PeerProcess[] = [];
   const stop = async () => {

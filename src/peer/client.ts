@@ -3,7 +3,9 @@
  * cluster member keypair, dialling each known peer by its public key, and a
  * PeerLink per peer that matches responses to requests.
  */
-import DHT, { type KeyPair } from 'hyperdht';
+import type DHT from 'hyperdht';
+import type { KeyPair } from 'hyperdht';
+import { hyperdht } from './dht.js';
 import type { NoiseStream } from 'hyperswarm';
 import { OperationAbortedError, StoreUnavailableError } from '../store/index.js';
 import { ERROR, type Frame, FrameReader, type Meta, Op, encodeFrame, writeFrame } from './frame.js';
@@ -231,7 +233,7 @@ export class PeerNetwork {
 
   constructor(keyPair: KeyPair, bootstrap: { host: string; port: number }[]) {
     this.#keyPair = keyPair;
-    this.#dht = new DHT({ bootstrap, host: '127.0.0.1', ephemeral: true, udx: roomyUdx() });
+    this.#dht = new (hyperdht())({ bootstrap, host: '127.0.0.1', ephemeral: true, udx: roomyUdx() });
   }
 
   link(key: string): PeerLink {

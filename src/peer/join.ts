@@ -5,7 +5,8 @@
  * data; it is kept 0600 because the topic is not for strangers.
  */
 import { readFile } from 'node:fs/promises';
-import DHT, { type KeyPair } from 'hyperdht';
+import type { KeyPair } from 'hyperdht';
+import { hyperdht } from './dht.js';
 import { deriveKey } from '../crypto/index.js';
 import { UsageError } from '../errors/index.js';
 
@@ -25,7 +26,7 @@ export interface JoinInfo {
 
 /** The Noise keypair every holder of this cluster's keyring uses towards the peers. */
 export function memberKeyPair(masterKey: Uint8Array): KeyPair {
-  return DHT.keyPair(deriveKey(masterKey, 'cluster/member'));
+  return hyperdht().keyPair(deriveKey(masterKey, 'cluster/member'));
 }
 
 export function clusterTopic(masterKey: Uint8Array): Uint8Array {

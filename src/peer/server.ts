@@ -4,7 +4,9 @@
  * every shard's hash (the store does), never holds a key.
  */
 import { createHash } from 'node:crypto';
-import DHT, { type DHTServer, type KeyPair } from 'hyperdht';
+import type DHT from 'hyperdht';
+import type { DHTServer, KeyPair } from 'hyperdht';
+import { hyperdht } from './dht.js';
 import type { NoiseStream } from 'hyperswarm';
 import { shardId } from '../crypto/index.js';
 import type { Logger } from '../log/index.js';
@@ -49,7 +51,7 @@ export class PeerServer {
   private constructor(options: PeerServerOptions) {
     this.#options = options;
     // A storage peer is a server: reachable at its address, not behind a NAT that needs hole punching.
-    this.#dht = new DHT({ bootstrap: options.bootstrap, host: '127.0.0.1', ephemeral: true, firewalled: false, udx: roomyUdx() });
+    this.#dht = new (hyperdht())({ bootstrap: options.bootstrap, host: '127.0.0.1', ephemeral: true, firewalled: false, udx: roomyUdx() });
     // The firewall runs on the Noise handshake: a stranger never gets to send a single request.
     this.#server = this.#dht.createServer(
       {

@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import DHT, { type KeyPair } from 'hyperdht';
+import type { KeyPair } from 'hyperdht';
+import { hyperdht } from './dht.js';
 import { writeFileAtomic } from '../cluster/home.js';
 import { UsageError } from '../errors/index.js';
 import { type JoinInfo, checkJoinInfo } from './join.js';
@@ -24,7 +25,7 @@ export const statePath = (dir: string) => join(dir, 'peer.json');
 export const storeDir = (dir: string) => join(dir, 'store');
 
 export function peerKeyPair(state: PeerState): KeyPair {
-  return DHT.keyPair(Buffer.from(state.seed, 'hex'));
+  return hyperdht().keyPair(Buffer.from(state.seed, 'hex'));
 }
 
 async function readState(dir: string): Promise<PeerState | undefined> {

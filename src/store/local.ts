@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { Level } from 'level';
+import type { Level } from 'level';
 import { shardId, type ShardId } from '../crypto/index.js';
 import { CairnError } from '../errors/index.js';
 import { StoreBase } from './base.js';
@@ -75,6 +75,7 @@ export class LocalStore extends StoreBase {
         ? new StoreUnavailableError(location, reason, { cause })
         : new StoreUnavailableError(options.id, `${reason} (directory ${location})`, { cause });
     // Shards are ciphertext: Snappy would only spend time failing to shrink them.
+    const { Level } = await import('level');
     const db: Db = new Level(location, { keyEncoding: 'utf8', valueEncoding: 'view', compression: false });
     try {
       await db.open();

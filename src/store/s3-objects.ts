@@ -1,12 +1,6 @@
 import { createHash } from 'node:crypto';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsCommand,
-  PutObjectCommand,
-} from '@aws-sdk/client-s3';
 import { codeOf, statusOf } from './s3-errors.js';
+import { s3Sdk } from './s3-sdk.js';
 import type { S3Transport } from './s3-transport.js';
 
 export interface ListEntry {
@@ -50,7 +44,7 @@ export class BucketObjects {
       `get of ${what}`,
       async (abortSignal) => {
         try {
-          const out = await client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#key(relative) }), { abortSignal });
+          const out = await client.send(new (s3Sdk().GetObjectCommand)({ Bucket: this.#bucket, Key: this.#key(relative) }), { abortSignal });
           return { bytes: await out.Body!.transformToByteArray(), etag: out.ETag };
         } catch (error) {
           if (absent(error)) return undefined;
@@ -67,7 +61,7 @@ export class BucketObjects {
 
   async #head(relative: string, abortSignal?: AbortSignal): Promise<{ size: number } | undefined> {
     try {
-      const out = await this.#transport.client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key(relative) }), {
+      const out = await this.#transport.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: this.#bucket, Key: this.#key(relative) }), {
         abortSignal,
       });
       return { size: out.ContentLength ?? 0 };
@@ -86,7 +80,7 @@ export class BucketObjects {
       async () => {
         try {
           await client.send(
-            new PutObjectCommand({
+            new (s3Sdk().PutObjectCommand)({
               Bucket: this.#bucket,
               Key: this.#key(relative),
               Body: bytes,
@@ -114,7 +108,7 @@ export class BucketObjects {
       `delete of ${what}`,
       async () => {
         try {
-          await this.#transport.client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#key(relative) }));
+          await this.#transport.client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket: this.#bucket, Key: this.#key(relative) }));
         } catch (error) {
           // A delete that failed on the server but left no object met its goal
           // (s3rver fails deletes that race to remove the same empty directory).
@@ -139,7 +133,7 @@ export class BucketObjects {
       'list',
       async (abortSignal) => {
         const out = await this.#transport.client.send(
-          new ListObjectsCommand({
+          new (s3Sdk().ListObjectsCommand)({
             Bucket: this.#bucket,
             Prefix: prefix,
             Marker: options.after === undefined ? undefined : this.#key(options.after),

@@ -1,8 +1,9 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { BucketUnavailableError, classify, type Target } from './s3-errors.js';
+import { s3Sdk } from './s3-sdk.js';
 
 /** Where a bucket is and how to address it; never the credentials. */
 export interface S3Location extends Target {
@@ -104,7 +105,7 @@ export class S3Transport {
     const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
     const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: concurrency });
     this.#agents = [httpAgent, httpsAgent];
-    this.client = new S3Client({
+    this.client = new (s3Sdk().S3Client)({
       endpoint: location.endpoint,
       region: location.region,
       forcePathStyle: location.pathStyle,
