@@ -6,7 +6,7 @@
  * baseline and an independent check of our stripe code (tests open each
  * side's stripes with the other).
  */
-import sodium from 'libsodium-wrappers';
+import type Sodium from 'libsodium-wrappers';
 import { NONCE_BYTES, shardId } from '../../src/crypto/index.js';
 import {
   SHARD_HEADER_BYTES,
@@ -19,7 +19,14 @@ import {
 } from '../../src/stripe/index.js';
 import { checkReference, referenceCodec } from '../erasure/reference.js';
 
-export const baselineReady = () => sodium.ready;
+// Loaded by baselineReady, not with the module graph: every `cairn` command imports the bench
+// commands, and a mount has no use for a second libsodium in its heap.
+let sodium: typeof Sodium;
+
+export async function baselineReady(): Promise<void> {
+  sodium ??= (await import('libsodium-wrappers')).default;
+  await sodium.ready;
+}
 
 const AD_LABEL = new TextEncoder().encode('cairn-stripe');
 
