@@ -1,3 +1,4 @@
+import sumo from 'libsodium-wrappers-sumo';
 import { describe, expect, it } from 'vitest';
 import {
   KEYRING_BYTES,
@@ -21,6 +22,28 @@ describe('keyring file', () => {
     expect(hex(opened.masterKey)).toBe(hex(keyring.masterKey));
     expect(hex(opened.clusterId)).toBe(hex(keyring.clusterId));
     expect(opened.kdf).toEqual(MIN_KDF);
+  });
+
+  it('a keyring sealed by an independent libsodium build (WebAssembly) opens: the KDF is Argon2id as docs/FORMAT.md says', async () => {
+    // Built here byte by byte from the format, with libsodium.js doing Argon2id and the AEAD.
+    await sumo.ready;
+    const header = Buffer.alloc(76);
+    header.write('CAIRNKEY', 0, 'ascii');
+    header.writeUInt8(1, 8);
+    header.writeUInt8(1, 9);
+    header.writeUInt32LE(2, 12);
+    header.writeUInt32LE(8 * 1024, 16);
+    header.fill(0x5a, 20, 36);
+    header.fill(0xc1, 36, 52);
+    header.fill(0x07, 52, 76);
+    const masterKey = Uint8Array.from({ length: 32 }, (_, i) => i * 7);
+    const stretched = sumo.crypto_pwhash(32, 'correct horse', header.subarray(20, 36), 2, 8 * 2 ** 20, sumo.crypto_pwhash_ALG_ARGON2ID13);
+    const sealed = sumo.crypto_aead_xchacha20poly1305_ietf_encrypt(masterKey, header, null, header.subarray(52, 76), stretched);
+    const opened = await openKeyring(Buffer.concat([header, sealed]), 'correct horse', PATH);
+    expect(hex(opened.masterKey)).toBe(hex(masterKey));
+    expect(hex(opened.clusterId)).toBe('c1'.repeat(16));
+    expect(opened.kdf).toEqual({ ops: 2, memoryBytes: 8 * 2 ** 20 });
+    await expect(openKeyring(Buffer.concat([header, sealed]), 'correct hose', PATH)).rejects.toThrowError(WrongPassphraseError);
   });
 
   it('a wrong passphrase is a WrongPassphraseError naming the file', async () => {
