@@ -127,8 +127,15 @@ export async function conditionalWritesWork(objects: BucketObjects, signal?: Abo
 
 const volumeKey = (volumeId: string) => `volumes/${volumeId}`;
 
-/** How often a compare-and-set that keeps losing to other writers is tried before giving up. */
-const CAS_TRIES = 20;
+/**
+ * How often a compare-and-set that keeps losing to other writers is tried
+ * before giving up. A writer that wins puts again at once, so a takeover
+ * racing a busy old writer may lose many rounds in a row on a loaded machine
+ * (20 was seen to run out in CI); the backoff is capped, so 40 tries stay
+ * within about two seconds.
+ */
+const CAS_TRIES = 40;
+const CAS_BACKOFF_MAX_MS = 100;
 
 /** What both layouts work with: the bucket's objects, and the store's id for errors. */
 abstract class RecordsOn {
@@ -155,7 +162,7 @@ class ConditionalRecords extends RecordsOn implements VolumeRecordsStore {
       if (await this.objects.put(volumeKey(volumeId), encodeRecords(next), `the records of volume ${volumeId}`, { signal, ...conditions })) {
         return;
       }
-      await sleep(Math.random() * 10 * attempt, undefined, { signal });
+      await sleep(Math.random() * Math.min(10 * attempt, CAS_BACKOFF_MAX_MS), undefined, { signal });
     }
     throw new StoreUnavailableError(this.storeId, `the records of volume ${volumeId} kept changing under ${CAS_TRIES} updates in a row`);
   }
