@@ -7,6 +7,7 @@ export {
   openInto,
   randomNonce,
   seal,
+  sealInPlace,
   sealInto,
   sealTo,
 } from './aead.js';

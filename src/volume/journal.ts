@@ -12,7 +12,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { NONCE_BYTES, TAG_BYTES, open as openAead, randomNonce, sealTo } from '../crypto/index.js';
+import { NONCE_BYTES, TAG_BYTES, open as openAead, randomNonce, sealInPlace } from '../crypto/index.js';
 import { CairnError } from '../errors/index.js';
 import { type Op, decodeOp, encodeOp } from './ops.js';
 
@@ -115,9 +115,10 @@ export class Journal {
     const nonce = randomNonce();
     const parts = encodeOp(op);
     const sealedLength = parts.reduce((n, p) => n + p.length, 0) + TAG_BYTES;
-    // One buffer for the whole record, which the cipher writes straight into;
-    // reused, since writeSync is done with it on return (a fresh 128 KiB per
-    // write kept the garbage collector busy).
+    // One buffer for the whole record, the op copied in and sealed where it
+    // lies; reused, since writeSync is done with it on return (a fresh 128 KiB
+    // per write, or the cipher's own output buffers, kept the garbage
+    // collector busy).
     const size = HEAD + NONCE_BYTES + sealedLength;
     if (this.#scratch.length < size) this.#scratch = Buffer.allocUnsafeSlow(Math.max(size, 2 * this.#scratch.length));
     const record = this.#scratch.subarray(0, size);
@@ -125,10 +126,11 @@ export class Journal {
     record.writeBigUInt64LE(BigInt(++this.#seq), 4);
     record.set(nonce, HEAD);
     let at = HEAD + NONCE_BYTES;
-    sealTo(this.#key, nonce, parts, AD, (bytes) => {
-      record.set(bytes, at);
-      at += bytes.length;
-    });
+    for (const part of parts) {
+      record.set(part, at);
+      at += part.length;
+    }
+    sealInPlace(this.#key, nonce, record.subarray(HEAD + NONCE_BYTES), AD);
     try {
       writeSync(this.#fd, record);
       this.#bytes += record.length;

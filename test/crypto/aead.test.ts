@@ -1,6 +1,6 @@
 import sodium from 'libsodium-wrappers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AuthenticationError, open, seal } from '../../src/crypto/index.js';
+import { AuthenticationError, open, seal, sealInPlace } from '../../src/crypto/index.js';
 import { hchacha20 } from '../../src/crypto/hchacha20.js';
 import { CairnError } from '../../src/errors/index.js';
 import { TEST_SEED, randomBytes, randomInt, rng } from '../helpers/random.js';
@@ -37,8 +37,25 @@ describe(`XChaCha20-Poly1305 is libsodium's, byte for byte (seed ${TEST_SEED})`,
         true,
       );
       expect(same(open(key, nonce, theirs, ad), message)).toBe(true);
+      // In place, inside a larger buffer (as the journal seals its records): the same bytes, nothing outside touched.
+      const roomy = randomBytes(next, length + 40);
+      const before = Uint8Array.from(roomy);
+      const inside = roomy.subarray(7, 7 + length + 16);
+      inside.set(message);
+      sealInPlace(key, nonce, inside, ad);
+      expect(same(inside, theirs)).toBe(true);
+      expect(same(roomy.subarray(0, 7), before.subarray(0, 7))).toBe(true);
+      expect(same(roomy.subarray(7 + length + 16), before.subarray(7 + length + 16))).toBe(true);
     });
   }
+
+  it('sealInPlace refuses a buffer without room for the tag, and bad key or nonce lengths', () => {
+    const key = new Uint8Array(32);
+    const nonce = new Uint8Array(24);
+    expect(() => sealInPlace(key, nonce, new Uint8Array(15))).toThrowError(/room for the 16-byte tag/);
+    expect(() => sealInPlace(key.subarray(1), nonce, new Uint8Array(16))).toThrowError(/key must be 32 bytes/);
+    expect(() => sealInPlace(key, nonce.subarray(1), new Uint8Array(16))).toThrowError(/nonce must be 24 bytes/);
+  });
 });
 
 describe('tampering is an AuthenticationError', () => {
