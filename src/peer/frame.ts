@@ -32,6 +32,7 @@ export enum Op {
   GetLease = 10,
   Scrub = 11,
   Audit = 12,
+  DeleteRecords = 13,
 }
 export const OK = 0x80;
 export const ERROR = 0x81;

@@ -175,6 +175,9 @@ export class PeerServer {
         return [{}];
       case Op.GetLease:
         return [{ lease: (await store.getLease(m.volumeId as string)) ?? null }];
+      case Op.DeleteRecords:
+        await store.deleteRecords(m.volumeId as string);
+        return [{}];
       case Op.Scrub:
         return [await this.#scrub(m.after as string | undefined)];
       case Op.Audit:

@@ -59,6 +59,8 @@ export abstract class StoreBase implements ShardStore {
     decide: (held: VolumeRecords) => VolumeRecords | undefined,
     signal?: AbortSignal,
   ): Promise<void>;
+  /** Removes the volume's head and lease, as one step against updateVolume; nothing to remove is no error. */
+  protected abstract deleteVolume(volumeId: string, signal?: AbortSignal): Promise<void>;
   /** Called once, after every started operation has settled. */
   protected abstract closeStore(): Promise<void>;
 
@@ -155,6 +157,11 @@ export abstract class StoreBase implements ShardStore {
       const { lease } = await this.readVolume(volumeId, signal);
       return lease && copyLease(lease);
     });
+  }
+
+  async deleteRecords(volumeId: string, options?: StoreOptions): Promise<void> {
+    checkVolumeId(this.id, volumeId);
+    return this.#run(`delete of the records of volume ${shortId(volumeId)}`, options, (signal) => this.deleteVolume(volumeId, signal));
   }
 
   close(): Promise<void> {

@@ -215,19 +215,27 @@ export class FileStore extends StoreBase {
     decide: (held: VolumeRecords) => VolumeRecords | undefined,
     signal?: AbortSignal,
   ): Promise<void> {
+    return this.#underLock(volumeId, signal, async () => {
+      const change = decide(await this.#readVolume(volumeId));
+      if (change?.head) await replaceFile(this.#recordPath('heads', volumeId), encodeHead(change.head), this.#sync);
+      if (change?.lease) await replaceFile(this.#recordPath('leases', volumeId), encodeLease(change.lease), this.#sync);
+    });
+  }
+
+  protected deleteVolume(volumeId: string, signal?: AbortSignal): Promise<void> {
+    return this.#underLock(volumeId, signal, async () => {
+      for (const kind of ['heads', 'leases'] as const) {
+        const removed = await unlink(this.#recordPath(kind, volumeId)).then(() => true, ifMissing);
+        if (removed && this.#sync) await syncDir(join(this.dir, kind));
+      }
+    });
+  }
+
+  /** One change of a volume's records at a time: in this process by queue, across processes by its lock file. */
+  #underLock(volumeId: string, signal: AbortSignal | undefined, work: () => Promise<void>): Promise<void> {
     const lock = join(this.dir, 'locks', volumeId);
     const options = { signal, waitMs: this.#lockWaitMs, staleMs: LOCK_STALE_MS };
-    return this.#guard(() =>
-      this.#volumes.run(volumeId, () =>
-        withLockFile(lock, options, async () => {
-          const change = decide(await this.#readVolume(volumeId));
-          if (change?.head) await replaceFile(this.#recordPath('heads', volumeId), encodeHead(change.head), this.#sync);
-          if (change?.lease) {
-            await replaceFile(this.#recordPath('leases', volumeId), encodeLease(change.lease), this.#sync);
-          }
-        }),
-      ),
-    );
+    return this.#guard(() => this.#volumes.run(volumeId, () => withLockFile(lock, options, work)));
   }
 
   protected async closeStore(): Promise<void> {

@@ -155,6 +155,16 @@ export class LocalStore extends StoreBase {
     });
   }
 
+  protected deleteVolume(volumeId: string, signal?: AbortSignal): Promise<void> {
+    return this.#write(async () => {
+      signal?.throwIfAborted();
+      await this.#db.batch(
+        [HEAD_PREFIX + volumeId, LEASE_PREFIX + volumeId].map((key) => ({ type: 'del' as const, key })),
+        { sync: this.#sync },
+      );
+    });
+  }
+
   async #readVolume(volumeId: string): Promise<VolumeRecords> {
     const [head, lease] = await this.#db.getMany([HEAD_PREFIX + volumeId, LEASE_PREFIX + volumeId]);
     return {

@@ -71,6 +71,10 @@ export class MemoryStore extends StoreBase {
     if (change !== undefined) this.#volumes.set(volumeId, { ...held, ...change });
   }
 
+  protected async deleteVolume(volumeId: string): Promise<void> {
+    this.#volumes.delete(volumeId);
+  }
+
   protected async closeStore(): Promise<void> {
     this.#shards.clear();
     this.#volumes.clear();

@@ -122,6 +122,11 @@ export class PeerStore implements ShardStore {
     return (meta.lease as LeaseRecord | null) ?? undefined;
   }
 
+  async deleteRecords(volumeId: string, options?: StoreOptions): Promise<void> {
+    checkVolumeId(this.id, volumeId);
+    await this.#call(Op.DeleteRecords, `delete of the records of volume ${shortId(volumeId)}`, { volumeId }, undefined, options);
+  }
+
   /** Asks the peer to re-hash one page of what it holds; damaged shards are deleted there and named here. */
   async scrub(after?: ShardId, options?: StoreOptions): Promise<{ checked: number; bad: ShardId[]; next?: ShardId }> {
     const { meta } = await this.#call(Op.Scrub, 'scrub', { after }, undefined, { ...options });

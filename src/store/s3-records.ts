@@ -58,6 +58,8 @@ export interface VolumeRecordsStore {
   read(volumeId: string, signal?: AbortSignal): Promise<VolumeRecords>;
   /** Read, decide, write: as one step against every other writer of the volume's records. */
   update(volumeId: string, decide: Decide, signal?: AbortSignal): Promise<void>;
+  /** Deletes every object of the volume's records. */
+  remove(volumeId: string, signal?: AbortSignal): Promise<void>;
 }
 
 /**
@@ -167,6 +169,10 @@ class ConditionalRecords extends RecordsOn implements VolumeRecordsStore {
     throw new StoreUnavailableError(this.storeId, `the records of volume ${volumeId} kept changing under ${CAS_TRIES} updates in a row`);
   }
 
+  async remove(volumeId: string, signal?: AbortSignal): Promise<void> {
+    await this.objects.delete(volumeKey(volumeId), `the records of volume ${volumeId}`, signal);
+  }
+
   #get(volumeId: string, signal?: AbortSignal): Promise<{ records: VolumeRecords; etag?: string }> {
     const what = `the records of volume ${volumeId}`;
     return settled(
@@ -267,6 +273,11 @@ class EpochRecords extends RecordsOn implements VolumeRecordsStore {
       throw error;
     }
     await this.#collect(volumeId, after.snapshot, record.epoch, change.head);
+  }
+
+  async remove(volumeId: string, signal?: AbortSignal): Promise<void> {
+    const keys = await this.objects.listAll(`${volumeKey(volumeId)}/`, signal);
+    await Promise.all(keys.map(({ key }) => this.objects.delete(key, `the records of volume ${volumeId}`, signal)));
   }
 
   /** Removes what the record just written supersedes: older heads, and claims of older epochs. */

@@ -130,6 +130,10 @@ export class S3Store extends StoreBase {
     return this.#volumes.run(volumeId, async () => (await this.#records(true))!.update(volumeId, decide, signal));
   }
 
+  protected deleteVolume(volumeId: string, signal?: AbortSignal): Promise<void> {
+    return this.#volumes.run(volumeId, async () => (await this.#records(false))?.remove(volumeId, signal));
+  }
+
   protected async closeStore(): Promise<void> {
     this.#transport.destroy();
   }

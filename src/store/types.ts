@@ -99,6 +99,12 @@ export interface ShardStore {
    */
   putLease(lease: LeaseRecord, options?: StoreOptions): Promise<void>;
   getLease(volumeId: string, options?: StoreOptions): Promise<LeaseRecord | undefined>;
+  /**
+   * Forgets the volume's head and lease, for `cairn volume rm` once its
+   * shards are gone; idempotent. What a store then knows of the volume is
+   * nothing, fencing included: only for volumes nobody will mount again.
+   */
+  deleteRecords(volumeId: string, options?: StoreOptions): Promise<void>;
   /** Waits for operations already started, then releases the backend; idempotent. */
   close(): Promise<void>;
   /**

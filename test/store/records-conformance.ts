@@ -252,7 +252,7 @@ export function recordConformance(name: string, using: Using, claims: StoreClaim
         const attempts = [
           ...heads.map((h) => store.putHead(h as HeadRecord)),
           ...leases.map((l) => store.putLease(l as LeaseRecord)),
-          ...badVolumes.flatMap((id) => [store.getHead(id as string), store.getLease(id as string)]),
+          ...badVolumes.flatMap((id) => [store.getHead(id as string), store.getLease(id as string), store.deleteRecords(id as string)]),
         ];
         for (const attempt of attempts) {
           const error = await failure(attempt);
@@ -268,6 +268,28 @@ export function recordConformance(name: string, using: Using, claims: StoreClaim
         await expectHead(store, big);
         await store.putLease(lease(v, Number.MAX_SAFE_INTEGER, 'x'.repeat(MAX_LEASE_HOLDER_CHARS), 0));
         await store.putHead({ ...head(v, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), body: new Uint8Array() });
+      }),
+    );
+
+    it(
+      'deleteRecords forgets one volume\'s head and lease, idempotently, and no other volume\'s',
+      using({}, async ({ store }) => {
+        const [gone, kept] = [volume(), volume()];
+        for (const v of [gone, kept]) {
+          await store.putLease(lease(v, 3, 'mount-a'));
+          await store.putHead(head(v, 3, 7));
+        }
+        await store.deleteRecords(gone);
+        expect(await store.getHead(gone)).toBeUndefined();
+        expect(await store.getLease(gone)).toBeUndefined();
+        await store.deleteRecords(gone);
+        await store.deleteRecords(volume());
+        await expectHead(store, head(kept, 3, 7));
+        expect(await store.getLease(kept)).toEqual(lease(kept, 3, 'mount-a'));
+        // Nothing is remembered of it: a first lease and head are taken again.
+        await store.putLease(lease(gone, 1, 'mount-b'));
+        await store.putHead(head(gone, 1, 1));
+        await expectHead(store, head(gone, 1, 1));
       }),
     );
 

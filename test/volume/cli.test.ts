@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CairnEnv } from '../helpers/cairn-env.js';
@@ -65,6 +66,26 @@ describe('cairn volume', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/wrong passphrase/);
     expect(env.run(['volume', 'ls']).stdout).not.toMatch(/never/);
+  });
+
+  it('rm deletes what a volume stored: its stripes, and the head and lease on every store', async () => {
+    env.run(['volume', 'create', 'gone']);
+    const { id } = JSON.parse(env.run(['volume', 'info', 'gone', '--json']).stdout) as { id: string };
+    const m = await env.mount('gone', env.dir('mnt-gone'));
+    writeFileSync(join(m.dir, 'f'), randomBytes(3 << 20));
+    await m.stop();
+    const files = () => readdirSync(env.stores, { recursive: true, encoding: 'utf8' }).filter((f) => /^(heads|leases)\//.test(f.split('/').slice(1).join('/')));
+    const records = () => files().filter((f) => f.endsWith(id));
+    const shards = () => readdirSync(env.stores, { recursive: true, encoding: 'utf8' }).filter((f) => /\/shards\/..\/[0-9a-f]{64}$/.test(f));
+    expect(records().length).toBe(12);
+    const before = shards().length;
+    const rm = env.run(['volume', 'rm', 'gone', '--yes']);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(rm.stdout).toMatch(/Removed volume gone \(\d+ stripes deleted\)/);
+    expect(records()).toEqual([]);
+    // 3 MiB of data and the metadata: at least 4 stripes of 6 shards gone; other volumes' records stay.
+    expect(before - shards().length).toBeGreaterThanOrEqual(24);
+    expect(files().length).toBeGreaterThan(0);
   });
 
   it('rm refuses a volume that is mounted read-write', async () => {

@@ -175,11 +175,14 @@ export function registerVolume(program: Command): void {
           await s.catalogs.remove(entry);
           const refs = v.allRefs();
           await Promise.all(refs.map((r) => v.backend.deleteStripe(r)));
-          return refs.length;
+          // Last, once nothing is left for them to point at: the head and lease each store keeps.
+          const kept = (await v.backend.each((store) => store.deleteRecords(v.idHex))).filter((r) => r.status === 'rejected');
+          return { stripes: refs.length, kept: kept.length };
         } finally {
           await v.close();
         }
       });
-      process.stdout.write(`Removed volume ${name} (${removed} stripes deleted)\n`);
+      const left = removed.kept > 0 ? `; ${removed.kept} store(s) did not answer and keep its sealed head and lease` : '';
+      process.stdout.write(`Removed volume ${name} (${removed.stripes} stripes deleted${left})\n`);
     });
 }
