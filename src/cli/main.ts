@@ -4,7 +4,7 @@ import { buildProgram } from './program.js';
 
 /** Exit codes: 0 ok, 1 the operation failed, 2 the command line was wrong. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     // A command may set the exit code itself (cairn run passes on its container's).

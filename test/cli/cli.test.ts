@@ -25,8 +25,8 @@ describe('the cairn command', () => {
     expect(r.stdout).toMatch(/bench/);
   });
 
-  it('every command answers --help with exit 0 and its own usage line', () => {
-    const paths = commandPaths(buildProgram());
+  it('every command answers --help with exit 0 and its own usage line', async () => {
+    const paths = commandPaths(await buildProgram());
     expect(paths.length).toBeGreaterThan(1);
     for (const path of paths) {
       const r = cairn([...path, '--help']);
