@@ -11,7 +11,7 @@
  * journal (one record per write) paid for in garbage collection.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import sodium from 'sodium-native';
+import { sodium } from './sodium.js';
 import { AuthenticationError } from './errors.js';
 import { hchacha20 } from './hchacha20.js';
 
@@ -112,7 +112,7 @@ export function sealInPlace(key: Uint8Array, nonce: Uint8Array, buffer: Uint8Arr
   if (nonce.length !== NONCE_BYTES) throw new RangeError(`nonce must be ${NONCE_BYTES} bytes, got ${nonce.length}`);
   if (buffer.length < TAG_BYTES) throw new RangeError(`buffer must have room for the ${TAG_BYTES}-byte tag, got ${buffer.length} bytes`);
   const plaintext = buffer.subarray(0, buffer.length - TAG_BYTES);
-  sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(buffer, plaintext, ad, null, nonce, key);
+  sodium().crypto_aead_xchacha20poly1305_ietf_encrypt(buffer, plaintext, ad, null, nonce, key);
 }
 
 /** libsodium's crypto_aead_xchacha20poly1305_ietf_encrypt: ciphertext || tag. */

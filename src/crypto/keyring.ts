@@ -4,7 +4,7 @@
  * crypto_pwhash). Byte layout in docs/FORMAT.md ("Keyring file").
  */
 import { randomBytes } from 'node:crypto';
-import sodium from 'sodium-native';
+import { sodium } from './sodium.js';
 import { KEY_BYTES, NONCE_BYTES, TAG_BYTES, open, randomNonce, seal } from './aead.js';
 import { AuthenticationError, KeyringFormatError, WrongPassphraseError } from './errors.js';
 import { newKey } from './keys.js';
@@ -45,7 +45,8 @@ export interface Keyring {
 async function stretch(passphrase: string, salt: Uint8Array, kdf: KdfParams): Promise<Uint8Array> {
   const out = new Uint8Array(KEY_BYTES);
   const passwd = Buffer.from(passphrase.normalize('NFC'));
-  await sodium.crypto_pwhash_async(out, passwd, salt, kdf.ops, kdf.memoryBytes, sodium.crypto_pwhash_ALG_ARGON2ID13);
+  const { crypto_pwhash_async, crypto_pwhash_ALG_ARGON2ID13 } = sodium();
+  await crypto_pwhash_async(out, passwd, salt, kdf.ops, kdf.memoryBytes, crypto_pwhash_ALG_ARGON2ID13);
   return out;
 }
 
