@@ -20,6 +20,9 @@ function serialize(err: unknown): Reply['error'] {
 useHashHelper(false);
 
 port.on('message', async (req: Request) => {
+  // A block the volume is done with, sent here only to take it off that thread's count of
+  // external memory (StripeEngine.recycle); this thread's own collections, of a small heap, free it.
+  if (req.op === 'recycle') return;
   try {
     if (req.op === 'seal') {
       const { descriptor, shards } = await sealStripe(req.block, req.options);

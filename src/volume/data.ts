@@ -4,11 +4,17 @@
  * A block holds the bytes of [index·blockSize, index·blockSize + length);
  * bytes past its length (up to the file size) read as zeros.
  */
+import { FsError } from './fs-types.js';
 import type { BlockRef, Inode } from './meta.js';
 
 export interface BlockFetcher {
   fetch(ref: BlockRef): Promise<Uint8Array>;
+  /** A fetched block nothing will read again: its memory may be taken back (it then reads as empty). */
+  recycle?(block: Uint8Array): void;
 }
+
+/** Reads that keep finding their blocks recycled under them give up after this many tries (never seen). */
+const MAX_TRIES = 100;
 
 export interface DirtyBlock {
   ino: number;
@@ -36,6 +42,9 @@ export class DataLayer {
   readonly #cache = new Map<string, Uint8Array>();
   #cacheBytes = 0;
   readonly #inflight = new Map<string, Promise<Uint8Array>>();
+  /** Fetched blocks (recyclable ones), and those evicted from the cache and given back. */
+  readonly #fetched = new WeakSet<Uint8Array>();
+  readonly #recycled = new WeakSet<Uint8Array>();
   readonly #lastRead = new Map<number, number>();
 
   constructor(blockSize: number, fetcher: BlockFetcher, cacheBytes = 64 * 2 ** 20) {
@@ -82,6 +91,7 @@ export class DataLayer {
       flight = this.#fetcher.fetch(ref).then(
         (data) => {
           this.#inflight.delete(k);
+          this.#fetched.add(data);
           this.#remember(k, data);
           return data;
         },
@@ -102,6 +112,36 @@ export class DataLayer {
       if (this.#cacheBytes <= this.#cacheLimit) break;
       this.#cache.delete(old);
       this.#cacheBytes -= bytes.length;
+      if (this.#fetched.has(bytes)) this.#recycle(bytes);
+    }
+  }
+
+  /**
+   * An evicted block goes back once the current callbacks are done, so a read
+   * that got it from the cache just now still copies it out. One that waited
+   * for another block meanwhile may find it gone: `#usable` tells, and it
+   * asks again.
+   */
+  #recycle(bytes: Uint8Array): void {
+    const recycle = this.#fetcher.recycle;
+    if (!recycle) return;
+    setImmediate(() => {
+      this.#recycled.add(bytes);
+      recycle.call(this.#fetcher, bytes);
+    });
+  }
+
+  #usable(blocks: Iterable<Uint8Array | undefined>): boolean {
+    for (const b of blocks) if (b && this.#recycled.has(b)) return false;
+    return true;
+  }
+
+  /** What `get` brings, asked for again while any of its blocks was recycled before it could be used. */
+  async #stable<T>(get: () => Promise<T>, blocks: (got: T) => Iterable<Uint8Array | undefined>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      const got = await get();
+      if (this.#usable(blocks(got))) return got;
+      if (tries === MAX_TRIES) throw new FsError('EIO', `blocks were recycled under a read ${MAX_TRIES} times in a row: the block cache is too small for this load`);
     }
   }
 
@@ -111,8 +151,9 @@ export class DataLayer {
     const bs = this.blockSize;
     const first = Math.floor(position / bs);
     const last = Math.floor((end - 1) / bs);
-    const blocks = await Promise.all(
-      Array.from({ length: last - first + 1 }, (_, i) => this.block(inode, first + i)),
+    const blocks = await this.#stable(
+      () => Promise.all(Array.from({ length: last - first + 1 }, (_, i) => this.block(inode, first + i))),
+      (got) => got,
     );
     for (let index = first; index <= last; index++) {
       const from = Math.max(position, index * bs);
@@ -144,12 +185,17 @@ export class DataLayer {
     const bs = this.blockSize;
     const first = Math.floor(position / bs);
     const last = Math.floor((position + length - 1) / bs);
-    const need = new Map<number, Uint8Array | undefined>();
-    for (let index = first; index <= last; index++) {
-      const whole = position <= index * bs && position + length >= (index + 1) * bs;
-      need.set(index, whole ? undefined : await this.block(inode, index));
-    }
-    return need;
+    return this.#stable(
+      async () => {
+        const need = new Map<number, Uint8Array | undefined>();
+        for (let index = first; index <= last; index++) {
+          const whole = position <= index * bs && position + length >= (index + 1) * bs;
+          need.set(index, whole ? undefined : await this.block(inode, index));
+        }
+        return need;
+      },
+      (need) => need.values(),
+    );
   }
 
   applyWrite(inode: Inode, data: Uint8Array, position: number, loaded: Map<number, Uint8Array | undefined>): void {
@@ -187,7 +233,7 @@ export class DataLayer {
     const keepBlocks = Math.ceil(size / bs);
     const partial = size % bs;
     const lastIndex = keepBlocks - 1;
-    const last = partial > 0 ? await this.block(inode, lastIndex) : undefined;
+    const last = partial > 0 ? await this.#stable(() => this.block(inode, lastIndex), (b) => [b]) : undefined;
     this.dropFrom(inode, keepBlocks);
     if (last && last.length > partial) {
       const k = key(inode.ino, lastIndex);

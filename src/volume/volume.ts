@@ -141,7 +141,10 @@ export class Volume {
     this.#options = options;
     this.#ownEngine = !options.engine;
     this.#engine = options.engine ?? new StripeEngine();
-    const data = new DataLayer(config.blockSize, { fetch: (ref) => this.backend.getStripe(ref, this.#stripeKeys, this.#engine) });
+    const data = new DataLayer(config.blockSize, {
+      fetch: (ref) => this.backend.getStripe(ref, this.#stripeKeys, this.#engine),
+      recycle: (block) => this.#engine.recycle(block),
+    });
     this.fs = new VolumeFileSystem(
       meta,
       data,

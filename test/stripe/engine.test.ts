@@ -44,6 +44,20 @@ describe('StripeEngine (worker threads)', () => {
     expect((err as AuthenticationError).code).toBe('crypto.authentication');
   });
 
+  it('recycle takes back only the blocks open() returned, once; the engine keeps working', async () => {
+    const block = randomBytes(next, 200_000);
+    const s = await sealStripe(block, o);
+    const opened = (await engine.open(s.descriptor, s.shards, keys)).block;
+    const mine = Uint8Array.from(block);
+    engine.recycle(mine);
+    expect(same(mine, block)).toBe(true);
+    engine.recycle(opened);
+    // Its memory went back to a worker: the view reads as empty now.
+    expect(opened.length).toBe(0);
+    engine.recycle(opened);
+    expect(same((await engine.open(s.descriptor, s.shards, keys)).block, block)).toBe(true);
+  });
+
   it('a closed engine refuses work clearly', async () => {
     const closing = new StripeEngine(1);
     await closing.seal(new Uint8Array(10), o);

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { type BlockFetcher, DataLayer } from '../../src/volume/data.js';
+import type { BlockRef, Inode } from '../../src/volume/meta.js';
+
+// Unit tests of the block cache's recycling, with a fake fetcher: block n of a file holds BS bytes of value n+1.
+const BS = 16;
+const INO = 7;
+
+function refOf(index: number): BlockRef {
+  const descriptor = new Uint8Array(46);
+  descriptor[14] = index + 1;
+  return { descriptor, stores: [] };
+}
+
+function fileOf(blocks: number): Inode {
+  const now = Date.now();
+  return {
+    ino: INO,
+    mode: 0o100644,
+    uid: 0,
+    gid: 0,
+    nlink: 1,
+    size: blocks * BS,
+    atimeMs: now,
+    mtimeMs: now,
+    ctimeMs: now,
+    blocks: new Map(Array.from({ length: blocks }, (_, i) => [i, refOf(i)])),
+  };
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Fetches fresh blocks (each with its own buffer), held back while gated; recycling detaches the buffer as the engine's does. */
+class FakeFetcher implements BlockFetcher {
+  readonly recycled: number[] = [];
+  readonly fetched: number[] = [];
+  readonly #gates = new Map<number, Promise<void>>();
+
+  gate(value: number): () => void {
+    let open!: () => void;
+    this.#gates.set(value, new Promise<void>((resolve) => (open = resolve)));
+    return () => {
+      this.#gates.delete(value);
+      open();
+    };
+  }
+
+  async fetch(ref: BlockRef): Promise<Uint8Array> {
+    const value = ref.descriptor[14];
+    await this.#gates.get(value);
+    this.fetched.push(value);
+    return new Uint8Array(BS).fill(value);
+  }
+
+  recycle(block: Uint8Array): void {
+    this.recycled.push(block[0]);
+    structuredClone(block.buffer, { transfer: [block.buffer as ArrayBuffer] });
+  }
+}
+
+describe('block cache recycling', () => {
+  it('hands evicted fetched blocks back after the current callbacks, and keeps reads exact', async () => {
+    const fetcher = new FakeFetcher();
+    const data = new DataLayer(BS, fetcher, 2 * BS);
+    const inode = fileOf(4);
+    for (let i = 0; i < 4; i++) {
+      const out = new Uint8Array(BS);
+      await data.read(inode, out, BS, i * BS);
+      expect([...out]).toEqual(new Array(BS).fill(i + 1));
+    }
+    await nextTurn();
+    expect(fetcher.recycled).toEqual([1, 2]);
+  });
+
+  it('a read that waited for one block while the other was recycled asks again, and returns exact bytes', async () => {
+    const fetcher = new FakeFetcher();
+    const data = new DataLayer(BS, fetcher, 2 * BS);
+    const inode = fileOf(4);
+    await data.read(inode, new Uint8Array(BS), BS, 0);
+    const release = fetcher.gate(2);
+    // Spans blocks 0 (cached, handed over at once) and 1 (held back).
+    const out = new Uint8Array(8);
+    const spanning = data.read(inode, out, 8, BS - 4);
+    await nextTurn();
+    // Meanwhile other reads push block 0 out of the cache, and it is recycled.
+    await data.read(inode, new Uint8Array(BS), BS, 2 * BS);
+    await data.read(inode, new Uint8Array(BS), BS, 3 * BS);
+    await nextTurn();
+    expect(fetcher.recycled).toContain(1);
+    release();
+    expect(await spanning).toBe(8);
+    expect([...out]).toEqual([1, 1, 1, 1, 2, 2, 2, 2]);
+    expect(fetcher.fetched.filter((v) => v === 1)).toHaveLength(2);
+  });
+
+  it('a write into blocks it had to load, one of them recycled meanwhile, loads it again and keeps its bytes', async () => {
+    const fetcher = new FakeFetcher();
+    const data = new DataLayer(BS, fetcher, 2 * BS);
+    const inode = fileOf(4);
+    await data.read(inode, new Uint8Array(BS), BS, 0);
+    const release = fetcher.gate(2);
+    const preparing = data.prepareWrite(inode, BS - 2, 4);
+    await nextTurn();
+    await data.read(inode, new Uint8Array(BS), BS, 2 * BS);
+    await data.read(inode, new Uint8Array(BS), BS, 3 * BS);
+    await nextTurn();
+    expect(fetcher.recycled).toContain(1);
+    release();
+    const loaded = await preparing;
+    data.applyWrite(inode, Uint8Array.of(9, 9, 9, 9), BS - 2, loaded);
+    const out = new Uint8Array(2 * BS);
+    await data.read(inode, out, 2 * BS, 0);
+    expect([...out]).toEqual([...new Array(BS - 2).fill(1), 9, 9, 9, 9, ...new Array(BS - 2).fill(2)]);
+  });
+
+  it('written blocks are never handed back: only what was fetched', async () => {
+    const fetcher = new FakeFetcher();
+    const data = new DataLayer(BS, fetcher, 2 * BS);
+    const inode = fileOf(4);
+    const loaded = await data.prepareWrite(inode, 0, BS);
+    data.applyWrite(inode, new Uint8Array(BS).fill(42), 0, loaded);
+    for (let i = 1; i < 4; i++) await data.read(inode, new Uint8Array(BS), BS, i * BS);
+    await nextTurn();
+    expect(fetcher.recycled).not.toContain(42);
+    expect(fetcher.recycled).toEqual([2]);
+  });
+});
