@@ -72,41 +72,36 @@ describe('block cache recycling', () => {
     expect(fetcher.recycled).toEqual([1, 2]);
   });
 
-  it('a read that waited for one block while the other was recycled asks again, and returns exact bytes', async () => {
+  /**
+   * Block 0 cached and handed over at once, block 1 held back while other reads push block 0 out of the
+   * cache and it is recycled; then block 1 comes. What `start` began meanwhile has to cope.
+   */
+  async function whileRecycled<T>(start: (data: DataLayer, inode: Inode) => Promise<T>) {
     const fetcher = new FakeFetcher();
     const data = new DataLayer(BS, fetcher, 2 * BS);
     const inode = fileOf(4);
     await data.read(inode, new Uint8Array(BS), BS, 0);
     const release = fetcher.gate(2);
-    // Spans blocks 0 (cached, handed over at once) and 1 (held back).
-    const out = new Uint8Array(8);
-    const spanning = data.read(inode, out, 8, BS - 4);
+    const started = start(data, inode);
     await nextTurn();
-    // Meanwhile other reads push block 0 out of the cache, and it is recycled.
     await data.read(inode, new Uint8Array(BS), BS, 2 * BS);
     await data.read(inode, new Uint8Array(BS), BS, 3 * BS);
     await nextTurn();
     expect(fetcher.recycled).toContain(1);
     release();
-    expect(await spanning).toBe(8);
+    return { data, inode, fetcher, result: await started };
+  }
+
+  it('a read that waited for one block while the other was recycled asks again, and returns exact bytes', async () => {
+    const out = new Uint8Array(8);
+    const { fetcher, result } = await whileRecycled((data, inode) => data.read(inode, out, 8, BS - 4));
+    expect(result).toBe(8);
     expect([...out]).toEqual([1, 1, 1, 1, 2, 2, 2, 2]);
     expect(fetcher.fetched.filter((v) => v === 1)).toHaveLength(2);
   });
 
   it('a write into blocks it had to load, one of them recycled meanwhile, loads it again and keeps its bytes', async () => {
-    const fetcher = new FakeFetcher();
-    const data = new DataLayer(BS, fetcher, 2 * BS);
-    const inode = fileOf(4);
-    await data.read(inode, new Uint8Array(BS), BS, 0);
-    const release = fetcher.gate(2);
-    const preparing = data.prepareWrite(inode, BS - 2, 4);
-    await nextTurn();
-    await data.read(inode, new Uint8Array(BS), BS, 2 * BS);
-    await data.read(inode, new Uint8Array(BS), BS, 3 * BS);
-    await nextTurn();
-    expect(fetcher.recycled).toContain(1);
-    release();
-    const loaded = await preparing;
+    const { data, inode, result: loaded } = await whileRecycled((data, inode) => data.prepareWrite(inode, BS - 2, 4));
     data.applyWrite(inode, Uint8Array.of(9, 9, 9, 9), BS - 2, loaded);
     const out = new Uint8Array(2 * BS);
     await data.read(inode, out, 2 * BS, 0);
