@@ -18,3 +18,4 @@ export function repoRoot(from: string = import.meta.url): string {
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(`${repoRoot()}/package.json`, 'utf8')) as { version: string }).version;
 }
+export { lazyRequire } from './lazy.js';

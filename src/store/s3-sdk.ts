@@ -1,17 +1,7 @@
 /**
- * The AWS SDK, loaded on first use rather than with the module graph: it is
- * the largest part of a `cairn` process's JavaScript heap, and most commands
- * (and every mount on local stores or peers) never talk to a bucket. The heap
- * is what every major garbage collection walks, and a busy mount runs one
- * every few dozen MiB.
+ * The AWS SDK, on first use (repo/lazy.ts): the largest package Cairn has,
+ * and most commands (every mount on local stores or peers) never talk to a bucket.
  */
-import { createRequire } from 'node:module';
+import { lazyRequire } from '../repo/index.js';
 
-type Sdk = typeof import('@aws-sdk/client-s3');
-
-const require = createRequire(import.meta.url);
-let loaded: Sdk | undefined;
-
-export function s3Sdk(): Sdk {
-  return (loaded ??= require('@aws-sdk/client-s3') as Sdk);
-}
+export const s3Sdk = lazyRequire<typeof import('@aws-sdk/client-s3')>('@aws-sdk/client-s3');
