@@ -10,6 +10,8 @@ declare module 'sodium-native' {
       npub: Uint8Array,
       k: Uint8Array,
     ): number;
+    /** Fills `buf` with random bytes from the operating system's generator. */
+    randombytes_buf(buf: Uint8Array): void;
     /** Argon2id 1.3. */
     readonly crypto_pwhash_ALG_ARGON2ID13: number;
     /** libsodium's crypto_pwhash into `out`, on libuv's thread pool; the promise settles when done. */

@@ -45,6 +45,13 @@ export function randomNonce(): Uint8Array {
   return randomBytes(NONCE_BYTES);
 }
 
+/** Fills `nonce` (NONCE_BYTES long) with random bytes in place, for a record that already has room for it; returns it. */
+export function randomNonceInto(nonce: Uint8Array): Uint8Array {
+  if (nonce.length !== NONCE_BYTES) throw new RangeError(`nonce must be ${NONCE_BYTES} bytes, got ${nonce.length}`);
+  sodium().randombytes_buf(nonce);
+  return nonce;
+}
+
 /** Encrypts `plaintext` (given as one or more parts), passing ciphertext then the tag to `sink`. */
 export function sealTo(key: Uint8Array, nonce: Uint8Array, plaintext: readonly Uint8Array[], ad: Uint8Array, sink: Sink): void {
   const { subkey, iv } = ietf(key, nonce);

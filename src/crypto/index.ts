@@ -6,6 +6,7 @@ export {
   open,
   openInto,
   randomNonce,
+  randomNonceInto,
   seal,
   sealInPlace,
   sealInto,

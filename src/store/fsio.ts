@@ -13,8 +13,12 @@ import { basename, dirname, join } from 'node:path';
 /** `.<what>.<pid>.<12 hex>.tmp`: never a shard id or volume id, and says which process may still be writing it. */
 const TEMP_NAME = /^\..*\.(\d+)\.[0-9a-f]{12}\.tmp$/;
 
+/** Temp names need only be unique among this process's writers (the pid covers the others): a counter, from a random start. */
+let tempCounter = randomBytes(5).readUIntBE(0, 5);
+
 export function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path).slice(0, 16)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  tempCounter = (tempCounter + 1) % 2 ** 48;
+  return join(dirname(path), `.${basename(path).slice(0, 16)}.${process.pid}.${tempCounter.toString(16).padStart(12, '0')}.tmp`);
 }
 
 /** The pid that wrote a temp file, or undefined when `name` is not one of ours. */

@@ -12,7 +12,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { NONCE_BYTES, TAG_BYTES, open as openAead, randomNonce, sealInPlace } from '../crypto/index.js';
+import { NONCE_BYTES, TAG_BYTES, open as openAead, randomNonceInto, sealInPlace } from '../crypto/index.js';
 import { CairnError } from '../errors/index.js';
 import { type Op, decodeOp, encodeOp } from './ops.js';
 
@@ -112,7 +112,6 @@ export class Journal {
 
   /** Written (one write(2), so whole) before this returns; the promise is for callers that await. */
   append(op: Op): Promise<void> {
-    const nonce = randomNonce();
     const parts = encodeOp(op);
     const sealedLength = parts.reduce((n, p) => n + p.length, 0) + TAG_BYTES;
     // One buffer for the whole record, the op copied in and sealed where it
@@ -124,7 +123,7 @@ export class Journal {
     const record = this.#scratch.subarray(0, size);
     record.writeUInt32LE(NONCE_BYTES + sealedLength, 0);
     record.writeBigUInt64LE(BigInt(++this.#seq), 4);
-    record.set(nonce, HEAD);
+    const nonce = randomNonceInto(record.subarray(HEAD, HEAD + NONCE_BYTES));
     let at = HEAD + NONCE_BYTES;
     for (const part of parts) {
       record.set(part, at);

@@ -107,6 +107,21 @@ describe('FileStore', () => {
     expect(everything.includes(dir)).toBe(false);
   });
 
+  it('makes all 256 prefix directories at open, and again if one went missing while closed', async () => {
+    const dir = await dirForTest();
+    const store = await openForTest(dir);
+    const prefixes = (await readdir(join(dir, 'shards'))).sort();
+    expect(prefixes).toHaveLength(256);
+    expect(prefixes[0]).toBe('00');
+    expect(prefixes[255]).toBe('ff');
+    await store.close();
+    const { id, bytes } = shard('lands in a directory made at open');
+    await rm(join(dir, 'shards', id.slice(0, 2)), { recursive: true });
+    const again = await openForTest(dir);
+    await again.put(id, bytes);
+    expect(Buffer.compare(await again.get(id), bytes)).toBe(0);
+  });
+
   it('shares one directory between open stores: each sees the others’ shards, counts and records', async () => {
     const dir = await dirForTest();
     const [a, b] = [await openForTest(dir), await openForTest(dir)];

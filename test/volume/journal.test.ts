@@ -1,4 +1,4 @@
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuthenticationError, newKey } from '../../src/crypto/index.js';
@@ -25,6 +25,20 @@ describe('the write-back journal', () => {
     expect(ops[1]).toEqual(write(7));
     expect(again.lastSeq).toBe(3);
     await again.close();
+  });
+
+  it('gives every record a nonce of its own (docs/FORMAT.md: bytes 12-35 of a record)', async () => {
+    const dir = join(root, `j${++n}`);
+    const j = await Journal.open(dir, newKey());
+    for (let i = 0; i < 50; i++) await j.append(write(i));
+    await j.close();
+    const file = readFileSync(join(dir, readdirSync(dir).find((f) => f.startsWith('journal-'))!));
+    const nonces = new Set<string>();
+    for (let at = 0; at < file.length; at += 12 + file.readUInt32LE(at)) {
+      nonces.add(file.subarray(at + 12, at + 36).toString('hex'));
+    }
+    expect(nonces.size).toBe(50);
+    expect(nonces.has('00'.repeat(24))).toBe(false);
   });
 
   it('forgets what a commit cleared, also across reopen, and deletes covered files', async () => {
