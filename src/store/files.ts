@@ -13,6 +13,7 @@ import {
   readdirIfPresent,
   readIfPresent,
   replaceFile,
+  type ShardFileTarget,
   sweepTemps,
   syncDir,
   tempOwner,
@@ -130,6 +131,17 @@ export class FileStore extends StoreBase {
   shardFile(id: ShardId): string {
     checkShardId(this.id, id);
     return this.#shardPath(id);
+  }
+
+  // A capacity needs the count checked before the rename, in this process's queue: only put does that.
+  shardFileTarget(id: ShardId): ShardFileTarget | undefined {
+    if (this.#usage.capacity !== null) return undefined;
+    return { path: this.shardFile(id), sync: this.#sync };
+  }
+
+  shardFileWritten(id: ShardId, previous: number | undefined, size: number): void {
+    checkShardId(this.id, id);
+    this.#usage.set(this.#usage.afterPut(previous, size));
   }
 
   protected getShard(id: ShardId, signal?: AbortSignal): Promise<Uint8Array | undefined> {

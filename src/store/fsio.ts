@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { close, constants, fsync, open as openFd, readFileSync, write } from 'node:fs';
-import { readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 
@@ -104,6 +104,28 @@ export async function replaceFile(
     if (!moved) await unlink(temp).catch(() => undefined);
   }
   if (sync) await syncDir(dirname(path));
+}
+
+/** Where a shard file goes and how: what FileStore.shardFileTarget hands a writer on another thread. */
+export interface ShardFileTarget {
+  path: string;
+  /** fsync as FileStore does with `sync` (the default): durable before the write resolves. */
+  sync: boolean;
+}
+
+/**
+ * Stores `bytes` as the shard file of `target` the way FileStore's put does
+ * (a temp file renamed over the name), for a writer on another thread (the
+ * stripe engine's workers). Returns the size of the file it replaced,
+ * undefined when there was none, for the store's counts.
+ */
+export async function writeShardFile(target: ShardFileTarget, bytes: Uint8Array): Promise<number | undefined> {
+  let previous: number | undefined;
+  await replaceFile(target.path, bytes, target.sync, async (rename) => {
+    previous = (await lstat(target.path).catch(ifMissing))?.size;
+    await rename();
+  });
+  return previous;
 }
 
 /** Removes the temp files left in `dir` by processes that have died (a crash mid-write). */

@@ -1,4 +1,5 @@
 import type { ShardId } from '../crypto/index.js';
+import type { ShardFileTarget } from './fsio.js';
 
 export interface StoreOptions {
   /** Aborting rejects the operation with OperationAbortedError (see docs/STORES.md for what a cancelled put may leave). */
@@ -114,4 +115,14 @@ export interface ShardStore {
    * on its workers), and must check it against the id as get would.
    */
   shardFile?(id: ShardId): string;
+  /**
+   * Optional, with shardFile: where a writer on another thread may store
+   * shard `id` itself, with writeShardFile (store/fsio.ts: the steps put
+   * takes), instead of handing the bytes to put on this one. Undefined when
+   * the store must see the bytes (it enforces a capacity). Whoever writes
+   * through it reports each file with shardFileWritten.
+   */
+  shardFileTarget?(id: ShardId): ShardFileTarget | undefined;
+  /** Counts a shard file written through shardFileTarget; `previous` is the size of the file it replaced, undefined when new. */
+  shardFileWritten?(id: ShardId, previous: number | undefined, size: number): void;
 }

@@ -6,6 +6,7 @@
 import { ShardCorruptError, type ShardStore } from '../store/index.js';
 import { place, type StoreInfo } from '../placement/index.js';
 import {
+  type HeldStripe,
   type OpenedStripe,
   type SealedStripe,
   type StripeDescriptor,
@@ -94,20 +95,44 @@ export class Backend {
    * the stripe is refused. Slots that did not land are '' in the ref: that is
    * the record repair works from.
    */
-  async putStripe(sealed: SealedStripe): Promise<BlockRef> {
-    const { descriptor, shards } = sealed;
+  async putStripe(stripe: SealedStripe | HeldStripe): Promise<BlockRef> {
+    const { descriptor } = stripe;
+    const held = 'settle' in stripe ? stripe : undefined;
+    const shardSize = held ? held.shardBytes : (stripe as SealedStripe).shards[0].length;
     const durable = this.stores.every((s) => this.#traits.get(s.id)?.durable === true);
     const landed = descriptor.k + (durable ? 0 : Math.min(1, descriptor.m));
-    const placement = place(descriptor.shardIds[0], this.#infos(), descriptor, {
-      shardSize: shards[0].length,
-      allowDegraded: true,
-      minimumDegraded: descriptor.m > 0 ? landed : undefined,
-    });
+    let placement: ReturnType<typeof place>;
+    try {
+      placement = place(descriptor.shardIds[0], this.#infos(), descriptor, {
+        shardSize,
+        allowDegraded: true,
+        minimumDegraded: descriptor.m > 0 ? landed : undefined,
+      });
+    } catch (err) {
+      await held?.settle([]);
+      throw err;
+    }
     const stores = placement.stores.map((id) => id ?? '');
-    const options = { verify: sealed.owned !== true };
+    // Shards held on the worker that sealed them are written there when their store keeps files;
+    // the rest, and any such write that failed, come here and take the usual way.
+    const written = new Array<boolean>(stores.length).fill(false);
+    let sealed = held ? undefined : (stripe as SealedStripe);
+    if (held) {
+      const files = stores.map((id, i) => (id ? this.#byId.get(id)?.shardFileTarget?.(descriptor.shardIds[i]) : undefined));
+      const settled = await held.settle(files);
+      settled.written.forEach((w, i) => {
+        if (!w || 'error' in w) return;
+        written[i] = true;
+        this.#byId.get(stores[i])!.shardFileWritten?.(descriptor.shardIds[i], w.previous, shardSize);
+      });
+      sealed = settled.sealed;
+    }
+    const options = { verify: sealed?.owned !== true };
     const spare = this.stores.map((s) => s.id).filter((id) => !stores.includes(id) && this.isUp(id));
     // A store that refuses (full, or failing) gives its shard to a spare store, new zones first.
     const putSomewhere = async (i: number): Promise<void> => {
+      if (written[i]) return;
+      const shards = sealed!.shards;
       const first = stores[i];
       if (first) {
         try {
@@ -132,11 +157,11 @@ export class Backend {
       }
       throw last;
     };
-    const results = await Promise.allSettled(shards.map((_, i) => putSomewhere(i)));
+    const results = await Promise.allSettled(stores.map((_, i) => putSomewhere(i)));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (results.length - failed.length < landed) {
       throw new BackendError(
-        `could not store a stripe: ${failed.length} of ${shards.length} shard puts failed (${failed[0]?.reason?.message})`,
+        `could not store a stripe: ${failed.length} of ${stores.length} shard puts failed (${failed[0]?.reason?.message})`,
         { cause: failed[0]?.reason },
       );
     }

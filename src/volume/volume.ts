@@ -456,7 +456,7 @@ export class Volume {
       while (next < blocks.length) {
         const i = next++;
         const data = blocks[i].data;
-        const sealed = await this.#engine.seal(data, {
+        const sealed = await this.#engine.sealHeld(data, {
           ...this.#stripeKeys,
           kind: BlockKind.Data,
           k: this.config.k,

@@ -9,6 +9,7 @@ import {
   type FileStoreOptions,
   LeaseConflictError,
   StoreUnavailableError,
+  writeShardFile,
 } from '../../src/store/index.js';
 import { shardStoreConformance, type StoreHarness } from './conformance.js';
 import { flipFirstByte, storeTestKit } from './kit.js';
@@ -120,6 +121,22 @@ describe('FileStore', () => {
     const again = await openForTest(dir);
     await again.put(id, bytes);
     expect(Buffer.compare(await again.get(id), bytes)).toBe(0);
+  });
+
+  it('lets another thread write a shard file itself, as put would; not when it has a capacity to enforce', async () => {
+    const dir = await dirForTest();
+    const store = await openForTest(dir);
+    const { id, bytes } = shard('written through shardFileTarget');
+    const target = store.shardFileTarget(id)!;
+    expect(target).toEqual({ path: shardPath(dir, id), sync: true });
+    expect(await writeShardFile(target, bytes)).toBeUndefined();
+    store.shardFileWritten(id, undefined, bytes.length);
+    expect(Buffer.compare(await store.get(id), bytes)).toBe(0);
+    expect((await store.list()).ids).toEqual([id]);
+    expect(await store.stat()).toMatchObject({ shards: 1, used: bytes.length });
+    expect(await writeShardFile(target, bytes)).toBe(bytes.length);
+    expect(() => store.shardFileTarget('not an id' as ShardId)).toThrowError(/shard id/i);
+    expect((await openForTest(dir, { capacity: 10 ** 9 })).shardFileTarget(id)).toBeUndefined();
   });
 
   it('shares one directory between open stores: each sees the others’ shards, counts and records', async () => {

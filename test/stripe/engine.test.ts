@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AuthenticationError, newKey, shardId, useHashHelper } from '../../src/crypto/index.js';
 import {
@@ -56,6 +59,48 @@ describe('StripeEngine (worker threads)', () => {
     expect(opened.length).toBe(0);
     engine.recycle(opened);
     expect(same((await engine.open(s.descriptor, s.shards, keys)).block, block)).toBe(true);
+  });
+
+  it('a held stripe writes the shards given files on its worker, and brings back the rest only when some are left', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-held-'));
+    try {
+      const block = randomBytes(next, 300_000);
+      const all = await engine.sealHeld(block, o);
+      const ids = all.descriptor.shardIds;
+      const files = ids.map((id) => ({ path: join(dir, id), sync: true }));
+      writeFileSync(files[1].path, 'an older, damaged copy');
+      const done = await all.settle(files);
+      expect(done.sealed).toBeUndefined();
+      expect(done.written).toEqual(ids.map((_, i) => ({ previous: i === 1 ? 22 : undefined })));
+      const onDisk = ids.map((id) => new Uint8Array(readFileSync(join(dir, id))));
+      onDisk.forEach((bytes, i) => {
+        expect(bytes.length).toBe(all.shardBytes);
+        expect(shardId(bytes)).toBe(ids[i]);
+      });
+      expect(same((await openStripe(all.descriptor, onDisk, keys)).block, block)).toBe(true);
+      expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+
+      // No file for shard 0, and one that cannot be written: both come back with every shard.
+      const some = await engine.sealHeld(block, o);
+      const targets = some.descriptor.shardIds.map((id, i) =>
+        i === 0 ? undefined : { path: join(dir, i === 2 ? 'no-such-dir' : '', id), sync: false },
+      );
+      const partly = await some.settle(targets);
+      expect(partly.written[0]).toBeUndefined();
+      expect(partly.written[2]).toMatchObject({ error: { code: 'ENOENT' } });
+      expect(partly.written[3]).toEqual({ previous: undefined });
+      expect(partly.sealed!.shards.map((x) => shardId(x))).toEqual(some.descriptor.shardIds);
+      await expect(some.settle(targets)).rejects.toThrowError(StripeWorkerError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a held stripe whose worker stopped fails to settle, clearly', async () => {
+    const stopping = new StripeEngine(1);
+    const held = await stopping.sealHeld(new Uint8Array(10), o);
+    await stopping.close();
+    await expect(held.settle([])).rejects.toThrowError(StripeWorkerError);
   });
 
   it('a closed engine refuses work clearly', async () => {

@@ -267,6 +267,43 @@ describe('commits, reopening and the single writer', () => {
     expect(failure?.message).toMatch(/unreadable|usable/);
   });
 
+  it('on stores that keep files, the stripe workers write the data shards; a store with a capacity, or a file they cannot write, takes put', async () => {
+    const dirs = Array.from({ length: 6 }, (_, i) => join(root, `writers-${journals}-${i}`));
+    const real = await Promise.all(
+      dirs.map((dir, i) => FileStore.open(dir, { id: `file-${i}`, capacity: i === 4 ? 2 ** 30 : undefined })),
+    );
+    // Store 5 names a file its workers cannot create: their write fails and the shard goes through its put.
+    const unwritable = new Proxy(real[5], {
+      get(target, name) {
+        if (name === 'shardFileTarget') return (id: ShardId) => ({ path: join(root, 'no-such-dir', id), sync: true });
+        const value = Reflect.get(target, name) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const stores = [...real.slice(0, 5), unwritable];
+    const puts = real.map((s) => vi.spyOn(s, 'put'));
+    const backend = new Backend(stores);
+    const config: VolumeConfig = { id: randomBytes(16), key: newKey(), k: 4, m: 2, blockSize: 64 * 1024 };
+    const v = await Volume.open(config, backend, { engine, journalDir: join(root, `journal-${++journals}`) });
+    const data = randomBytes(6 * 64 * 1024 + 99);
+    await writeFile(v, '/data.bin', data);
+    await v.commit();
+    const dataStripes = v.stripes().filter((s) => s.owner !== null).length;
+    expect(dataStripes).toBe(7);
+    // Metadata stripes are sealed on this thread and always put; data stripes only where no worker wrote them.
+    const direct = puts[0].mock.calls.length;
+    for (const i of [1, 2, 3]) expect(puts[i].mock.calls.length).toBe(direct);
+    expect(puts[4].mock.calls.length).toBe(direct + dataStripes);
+    expect(puts[5].mock.calls.length).toBe(direct + dataStripes);
+    // Every store holds a shard of every stripe, whoever wrote it.
+    for (const store of real) expect((await store.stat()).shards).toBe(dataStripes + direct);
+    await v.close();
+    const reader = await Volume.open(config, backend, { readOnly: true, engine, journalDir: join(root, `journal-${++journals}`) });
+    expect(Buffer.compare(await readFile(reader, '/data.bin'), data)).toBe(0);
+    await reader.close();
+    await Promise.all(real.map((s) => s.close()));
+  });
+
   it('on stores that keep files, the stripe workers read the files: a rotted file is caught and reported, a missing one replaced', async () => {
     const stores = await Promise.all(
       Array.from({ length: 6 }, (_, i) => FileStore.open(join(root, `files-${journals}-${i}`), { id: `file-${i}` })),
