@@ -11,7 +11,7 @@
  * write(2) to the end of a file runs at memory speed. See docs/FORMAT.md.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { NONCE_BYTES, TAG_BYTES, open as openAead, randomNonceInto, sealInPlace } from '../crypto/index.js';
 import { CairnError } from '../errors/index.js';
 import { type Op, decodeOp, encodeOp } from './ops.js';
@@ -33,14 +33,26 @@ interface Entry {
   sealed: Uint8Array;
 }
 
-/** The whole records of a log file; a torn last record (a crash mid-write) ends it. */
+/** Cleared log files kept to be written over (see #rotate); more are deleted. */
+const SPARES = 2;
+const FILE_NAME = /^journal-([0-9a-f]{16})\.log$/;
+const SPARE_NAME = /^spare-\d+\.log$/;
+
+/**
+ * The records of a log file: from the sequence number its name gives, one
+ * more each. A torn last record (a crash mid-write) ends it, and so does a
+ * record of another number: what is left of the file's earlier life as a
+ * spare.
+ */
 function readEntries(path: string): Entry[] {
   const b = readFileSync(path);
   const out: Entry[] = [];
-  for (let at = 0; at + HEAD <= b.length; ) {
+  let expected = Number.parseInt(FILE_NAME.exec(basename(path))![1], 16);
+  for (let at = 0; at + HEAD <= b.length; expected++) {
     const length = b.readUInt32LE(at);
-    if (at + HEAD + length > b.length) break;
-    out.push({ seq: Number(b.readBigUInt64LE(at + 4)), sealed: b.subarray(at + HEAD, at + HEAD + length) });
+    const seq = Number(b.readBigUInt64LE(at + 4));
+    if (seq !== expected || at + HEAD + length > b.length) break;
+    out.push({ seq, sealed: b.subarray(at + HEAD, at + HEAD + length) });
     at += HEAD + length;
   }
   return out;
@@ -65,11 +77,16 @@ export class Journal {
   #older: { path: string; last: number }[];
   #current: string;
 
-  private constructor(dir: string, key: Uint8Array, seq: number, cleared: number, older: { path: string; last: number }[]) {
+  /** Cleared log files waiting to be written over. */
+  readonly #spares: string[];
+  #spareNames = 0;
+
+  private constructor(dir: string, key: Uint8Array, seq: number, cleared: number, older: { path: string; last: number }[], spares: string[]) {
     this.#dir = dir;
     this.#key = key;
     this.#seq = seq;
     this.#cleared = cleared;
+    this.#spares = spares;
     this.#current = join(dir, fileName(seq + 1));
     // A file of that name can hold no whole record (they would all be past `seq`), only a torn
     // one from a crash: start it afresh.
@@ -95,15 +112,18 @@ export class Journal {
     } catch {
       // No commit has cleared anything yet.
     }
-    const older = readdirSync(dir)
-      .filter((f) => f.startsWith('journal-'))
+    const names = readdirSync(dir);
+    const spares = names.filter((f) => SPARE_NAME.test(f)).map((f) => join(dir, f));
+    for (const extra of spares.splice(SPARES)) unlinkSync(extra);
+    const older = names
+      .filter((f) => FILE_NAME.test(f))
       .sort()
       .map((f) => {
         const entries = readEntries(join(dir, f));
         return { path: join(dir, f), last: entries.at(-1)?.seq ?? 0 };
       });
     const seq = Math.max(cleared, ...older.map((f) => f.last));
-    return new Journal(dir, key, seq, cleared, older);
+    return new Journal(dir, key, seq, cleared, older, spares);
   }
 
   get lastSeq(): number {
@@ -148,7 +168,12 @@ export class Journal {
     closeSync(this.#fd);
     this.#older.push({ path: this.#current, last: this.#seq });
     this.#current = join(this.#dir, fileName(this.#seq + 1));
-    this.#fd = openSync(this.#current, 'w', 0o600);
+    // A spare is written over from its start, not truncated: its pages stay in the page cache,
+    // where a new file's would be fresh memory (a fault for every page, and on a virtual
+    // machine the host's work too). What remains past the new records is never read (readEntries).
+    const spare = this.#spares.pop();
+    if (spare) renameSync(spare, this.#current);
+    this.#fd = openSync(this.#current, spare ? 'r+' : 'w', 0o600);
     this.#bytes = 0;
   }
 
@@ -175,7 +200,13 @@ export class Journal {
     if (this.#seq <= seq && this.#bytes > 0) this.#rotate();
     this.#older = this.#older.filter((f) => {
       if (f.last > seq) return true;
-      unlinkSync(f.path);
+      if (this.#spares.length < SPARES) {
+        const spare = join(this.#dir, `spare-${process.pid}${++this.#spareNames}.log`);
+        renameSync(f.path, spare);
+        this.#spares.push(spare);
+      } else {
+        unlinkSync(f.path);
+      }
       return false;
     });
   }

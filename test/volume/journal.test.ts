@@ -59,6 +59,39 @@ describe('the write-back journal', () => {
     await again.close();
   });
 
+  it('writes over cleared files (at most two kept) and never replays what they held before', async () => {
+    const dir = join(root, `j${++n}`);
+    const key = newKey();
+    const big = (i: number): Op => ({ ...write(i), data: new Uint8Array(4096).fill(i) });
+    const logs = () => readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
+    const j = await Journal.open(dir, key);
+    for (let i = 1; i <= 5; i++) await j.append(big(i));
+    await j.clearThrough(5);
+    expect(logs()).toEqual([expect.stringMatching(/^journal-0{15}6\.log$/), expect.stringMatching(/^spare-/)]);
+    await j.append(write(6));
+    await j.clearThrough(6);
+    // The spare became the current file, written over from its start; the cleared one is the spare now.
+    expect(logs()).toEqual([expect.stringMatching(/^journal-0{15}7\.log$/), expect.stringMatching(/^spare-/)]);
+    const current = join(dir, logs()[0]);
+    expect(readFileSync(current).length).toBeGreaterThan(5 * 4096);
+    await j.append(write(7));
+    expect((await j.pending()).map((o) => (o as { position: number }).position)).toEqual([7]);
+    await j.close();
+    // A crash (no clear) and a reopen: only the change made since replays, not the file's older records.
+    const again = await Journal.open(dir, key);
+    expect((await again.pending()).map((o) => (o as { position: number }).position)).toEqual([7]);
+    expect(again.lastSeq).toBe(7);
+    for (let i = 8; i <= 12; i++) {
+      await again.append(write(i));
+      await again.clearThrough(i);
+    }
+    expect(logs().filter((f) => f.startsWith('spare-')).length).toBeLessThanOrEqual(2);
+    await again.close();
+    const last = await Journal.open(dir, key);
+    expect(await last.pending()).toEqual([]);
+    await last.close();
+  });
+
   it('a torn last record (a crash mid-write) is dropped; later appends still replay', async () => {
     const dir = join(root, `j${++n}`);
     const key = newKey();
