@@ -62,7 +62,7 @@ describe('the write-back journal', () => {
   it('writes over cleared files (at most two kept) and never replays what they held before', async () => {
     const dir = join(root, `j${++n}`);
     const key = newKey();
-    const big = (i: number): Op => ({ ...write(i), data: new Uint8Array(4096).fill(i) });
+    const big = (i: number): Op => ({ op: 'write', ino: 2, position: i, data: new Uint8Array(4096).fill(i), now: 1000 + i });
     const logs = () => readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
     const j = await Journal.open(dir, key);
     for (let i = 1; i <= 5; i++) await j.append(big(i));
