@@ -119,4 +119,55 @@ describe('block cache recycling', () => {
     expect(fetcher.recycled).not.toContain(42);
     expect(fetcher.recycled).toEqual([2]);
   });
+
+  /** A file of `blocks` blocks, holes except where refs are given (block n's ref fetches value n+1). */
+  function sparseFile(ino: number, blocks: number, refs: number[]): Inode {
+    return { ...fileOf(blocks), ino, blocks: new Map(refs.map((i) => [i, refOf(i)])) };
+  }
+
+  /** Writes block 0 of `inode` whole (value 11, what refOf(10) fetches), commits it under refOf(10): cached, its buffer shared memory. */
+  async function committedBlock(data: DataLayer, inode: Inode): Promise<Uint8Array> {
+    data.applyWrite(inode, new Uint8Array(BS).fill(11), 0, await data.prepareWrite(inode, 0, BS));
+    const [block] = data.takeDirty();
+    expect(block.data.buffer).toBeInstanceOf(SharedArrayBuffer);
+    data.install(inode, block, refOf(10), block.data);
+    return block.data;
+  }
+
+  it('an evicted committed block’s buffer is the next dirty block’s, zeroed first', async () => {
+    const fetcher = new FakeFetcher();
+    const data = new DataLayer(BS, fetcher, 2 * BS);
+    const inode = sparseFile(INO, 4, [1, 2]);
+    const committed = await committedBlock(data, inode);
+    for (const i of [1, 2]) await data.read(inode, new Uint8Array(BS), BS, i * BS);
+    await nextTurn();
+    // Four bytes into the middle of a hole: the rest of the block must read as zeros, not as block 0's 11s.
+    const other = sparseFile(INO + 1, 4, []);
+    data.applyWrite(other, Uint8Array.of(5, 5, 5, 5), 6, await data.prepareWrite(other, 6, 4));
+    const dirty = data.dirty.get(`${INO + 1}:0`)!;
+    expect(dirty.room.buffer).toBe(committed.buffer);
+    const out = new Uint8Array(BS);
+    await data.read(other, out, BS, 0);
+    expect([...out]).toEqual([0, 0, 0, 0, 0, 0, 5, 5, 5, 5, 0, 0, 0, 0, 0, 0]);
+    expect(fetcher.recycled).not.toContain(11);
+  });
+
+  it('a read that held a committed block while its buffer went to a new dirty block asks again', async () => {
+    const fetcher = new FakeFetcher();
+    const data = new DataLayer(BS, fetcher, 2 * BS);
+    const inode = sparseFile(INO, 4, [1, 2, 3]);
+    await committedBlock(data, inode);
+    const release = fetcher.gate(2);
+    const out = new Uint8Array(8);
+    const reading = data.read(inode, out, 8, BS - 4);
+    await nextTurn();
+    for (const i of [2, 3]) await data.read(inode, new Uint8Array(BS), BS, i * BS);
+    await nextTurn();
+    const other = sparseFile(INO + 1, 4, []);
+    data.applyWrite(other, new Uint8Array(BS).fill(99), 0, await data.prepareWrite(other, 0, BS));
+    release();
+    expect(await reading).toBe(8);
+    expect([...out]).toEqual([11, 11, 11, 11, 2, 2, 2, 2]);
+    expect(fetcher.fetched).toContain(11);
+  });
 });
