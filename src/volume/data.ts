@@ -15,7 +15,7 @@ export interface BlockFetcher {
 
 /** Reads that keep finding their blocks recycled under them give up after this many tries (never seen). */
 const MAX_TRIES = 100;
-/** Whole-block buffers kept for the next dirty blocks (see #wholeBlock). */
+/** Whole-block buffers kept for the next dirty blocks (see #reuse). */
 const MAX_SPARE_BLOCKS = 16;
 
 export interface DirtyBlock {
@@ -294,8 +294,9 @@ export class DataLayer {
     return gone;
   }
 
-  /** Starts a commit: the dirty blocks move to `flushing`; new writes start a fresh dirty set. */
+  /** Starts a commit: the dirty blocks move to `flushing`; new writes start a fresh dirty set. A commit with none lets the spare buffers go: writing has stopped. */
   takeDirty(): DirtyBlock[] {
+    if (this.dirty.size === 0) this.#spare.length = 0;
     for (const [k, b] of this.dirty) this.flushing.set(k, b);
     const taken = [...this.dirty.values()];
     this.dirty = new Map();
