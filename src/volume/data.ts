@@ -15,8 +15,14 @@ export interface BlockFetcher {
 
 /** Reads that keep finding their blocks recycled under them give up after this many tries (never seen). */
 const MAX_TRIES = 100;
-/** Whole-block buffers kept for the next dirty blocks (see #reuse). */
-const MAX_SPARE_BLOCKS = 16;
+/**
+ * Whole-block buffers kept for the next dirty blocks (see #reuse). A commit
+ * evicts as many blocks as it installs, all at once, and a long write's
+ * commits take 30-60 blocks each: with room for 16, two thirds of a 1 GiB
+ * write's blocks were fresh memory, with 64 a third (the first ones fill the
+ * cache, which evicts nothing yet).
+ */
+const MAX_SPARE_BLOCKS = 64;
 
 export interface DirtyBlock {
   ino: number;
@@ -246,7 +252,8 @@ export class DataLayer {
       // or go straight to a whole block once it is being filled piece by piece, or the file spans it already.
       let room = mine && mine.room.length >= length ? mine.room : undefined;
       if (!room) {
-        const whole = from > start || inode.size >= start + bs;
+        // Past a file's first block the file is taken to be a large one: its blocks start whole.
+        const whole = from > start || inode.size >= start + bs || start > 0;
         // A whole block lives in shared memory: sealing it on a worker thread then reads it in place, with no
         // copy on this thread. Safe because a block is never written again once its commit has taken it.
         room = whole ? this.#wholeBlock() : new Uint8Array(Math.min(bs, Math.max(length, 2 * (current?.length ?? 0))));
