@@ -15,15 +15,6 @@ export interface BlockFetcher {
 
 /** Reads that keep finding their blocks recycled under them give up after this many tries (never seen). */
 const MAX_TRIES = 100;
-/**
- * Whole-block buffers kept for the next dirty blocks (see #reuse). A commit
- * evicts as many blocks as it installs, all at once, and a long write's
- * commits take 30-60 blocks each: with room for 16, two thirds of a 1 GiB
- * write's blocks were fresh memory, with 64 a third (the first ones fill the
- * cache, which evicts nothing yet).
- */
-const MAX_SPARE_BLOCKS = 64;
-
 export interface DirtyBlock {
   ino: number;
   index: number;
@@ -57,11 +48,18 @@ export class DataLayer {
   /** Whole-block buffers made for dirty blocks, and those of them the cache evicted, ready to be written again. */
   readonly #made = new WeakSet<SharedArrayBuffer>();
   readonly #spare: SharedArrayBuffer[] = [];
+  readonly #maxSpare: number;
 
-  constructor(blockSize: number, fetcher: BlockFetcher, cacheBytes = 64 * 2 ** 20) {
+  /**
+   * `spareBytes`: at most this much of evicted block memory is kept for new
+   * dirty blocks (see #reuse); give the dirty limit, the most one commit can
+   * evict at once.
+   */
+  constructor(blockSize: number, fetcher: BlockFetcher, cacheBytes = 64 * 2 ** 20, spareBytes = 128 * 2 ** 20) {
     this.blockSize = blockSize;
     this.#fetcher = fetcher;
     this.#cacheLimit = cacheBytes;
+    this.#maxSpare = Math.floor(spareBytes / blockSize);
   }
 
   get dirtyBytes(): number {
@@ -129,19 +127,25 @@ export class DataLayer {
   }
 
   /**
-   * A committed block's buffer, evicted, becomes the next dirty block's: a
-   * fresh one costs a page fault per 4 KiB on its first write (on a virtual
-   * machine, the host's work too) and then waits for a garbage collection,
-   * which does not count shared memory, to be freed. Alternating 1 GiB
-   * writes ran 10-45% faster with reuse. Like recycling, it waits for the
-   * current callbacks, and `#usable` sends readers that held it to ask again.
-   * Only blocks of the cache: nothing else holds them (a write to a clean
-   * block copies it into a new buffer, and its commit sealed it long ago).
+   * A committed block's buffer, evicted, becomes the next dirty block's.
+   * Shared memory is not counted towards V8's garbage collections, so a
+   * dropped block waits for one that other garbage triggers: with stripe
+   * workers storing the shards (no shard memory arrives on this thread any
+   * more) that was rare enough for a 2 GiB write to peak at 1.6 GB. Kept and
+   * reused, the blocks a mount ever allocates are the most it had live at
+   * once (dirty, being committed, cached); none wait for a collection, and
+   * none costs a page fault per 4 KiB again. Nothing is given up while the
+   * mount lives, so the spares are capped: a commit evicts at most what it
+   * installs, at most the dirty limit. Like recycling, reuse waits for the
+   * current callbacks, and `#usable` sends readers that held the block to ask
+   * again. Only blocks of the cache: nothing else holds them (a write to a
+   * clean block copies it into a new buffer, and its commit sealed it long
+   * ago).
    */
   #reuse(bytes: Uint8Array): void {
     setImmediate(() => {
       this.#recycled.add(bytes);
-      if (this.#spare.length < MAX_SPARE_BLOCKS) this.#spare.push(bytes.buffer as SharedArrayBuffer);
+      if (this.#spare.length < this.#maxSpare) this.#spare.push(bytes.buffer as SharedArrayBuffer);
     });
   }
 
@@ -301,9 +305,8 @@ export class DataLayer {
     return gone;
   }
 
-  /** Starts a commit: the dirty blocks move to `flushing`; new writes start a fresh dirty set. A commit with none lets the spare buffers go: writing has stopped. */
+  /** Starts a commit: the dirty blocks move to `flushing`; new writes start a fresh dirty set. */
   takeDirty(): DirtyBlock[] {
-    if (this.dirty.size === 0) this.#spare.length = 0;
     for (const [k, b] of this.dirty) this.flushing.set(k, b);
     const taken = [...this.dirty.values()];
     this.dirty = new Map();

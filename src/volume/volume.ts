@@ -141,10 +141,15 @@ export class Volume {
     this.#options = options;
     this.#ownEngine = !options.engine;
     this.#engine = options.engine ?? new StripeEngine();
-    const data = new DataLayer(config.blockSize, {
-      fetch: (ref) => this.backend.getStripe(ref, this.#stripeKeys, this.#engine),
-      recycle: (block) => this.#engine.recycle(block),
-    });
+    const data = new DataLayer(
+      config.blockSize,
+      {
+        fetch: (ref) => this.backend.getStripe(ref, this.#stripeKeys, this.#engine),
+        recycle: (block) => this.#engine.recycle(block),
+      },
+      undefined,
+      options.dirtyLimitBytes ?? DIRTY_LIMIT,
+    );
     this.fs = new VolumeFileSystem(
       meta,
       data,

@@ -152,18 +152,6 @@ describe('block cache recycling', () => {
     expect(fetcher.recycled).not.toContain(11);
   });
 
-  it('a commit with nothing to write (writing has stopped) lets the spare buffers go', async () => {
-    const data = new DataLayer(BS, new FakeFetcher(), 2 * BS);
-    const inode = sparseFile(INO, 4, [1, 2]);
-    const committed = await committedBlock(data, inode);
-    for (const i of [1, 2]) await data.read(inode, new Uint8Array(BS), BS, i * BS);
-    await nextTurn();
-    expect(data.takeDirty()).toEqual([]);
-    const other = sparseFile(INO + 1, 4, []);
-    data.applyWrite(other, new Uint8Array(BS).fill(3), 0, await data.prepareWrite(other, 0, BS));
-    expect(data.dirty.get(`${INO + 1}:0`)!.room.buffer).not.toBe(committed.buffer);
-  });
-
   it('a read that held a committed block while its buffer went to a new dirty block asks again', async () => {
     const fetcher = new FakeFetcher();
     const data = new DataLayer(BS, fetcher, 2 * BS);
