@@ -41,9 +41,11 @@ export class DataLayer {
   readonly #cache = new Map<string, Uint8Array>();
   #cacheBytes = 0;
   readonly #inflight = new Map<string, Promise<Uint8Array>>();
-  /** Fetched blocks (recyclable ones), and those evicted from the cache and given back. */
+  /** Fetched blocks: recyclable ones. */
   readonly #fetched = new WeakSet<Uint8Array>();
-  readonly #recycled = new WeakSet<Uint8Array>();
+  /** How many buffers were handed back so far, and for each buffer handed back, the count at that moment (see #handBack). */
+  #handBacks = 0;
+  readonly #handedBack = new WeakMap<ArrayBufferLike, number>();
   readonly #lastRead = new Map<number, number>();
   /** Whole-block buffers made for dirty blocks, and those of them the cache evicted, ready to be written again. */
   readonly #made = new WeakSet<SharedArrayBuffer>();
@@ -52,7 +54,7 @@ export class DataLayer {
 
   /**
    * `spareBytes`: at most this much of evicted block memory is kept for new
-   * dirty blocks (see #reuse); give the dirty limit, the most one commit can
+   * dirty blocks (see #handBack); give the dirty limit, the most one commit can
    * evict at once.
    */
   constructor(blockSize: number, fetcher: BlockFetcher, cacheBytes = 64 * 2 ** 20, spareBytes = 128 * 2 ** 20) {
@@ -121,31 +123,44 @@ export class DataLayer {
       if (this.#cacheBytes <= this.#cacheLimit) break;
       this.#cache.delete(old);
       this.#cacheBytes -= bytes.length;
-      if (this.#fetched.has(bytes)) this.#recycle(bytes);
-      else if (bytes.buffer instanceof SharedArrayBuffer && this.#made.has(bytes.buffer)) this.#reuse(bytes);
+      const recycle = this.#fetcher.recycle;
+      if (this.#fetched.has(bytes)) {
+        if (recycle) this.#handBack(bytes, () => recycle.call(this.#fetcher, bytes));
+      } else if (bytes.buffer instanceof SharedArrayBuffer && this.#made.has(bytes.buffer)) {
+        const buffer = bytes.buffer;
+        this.#handBack(bytes, () => {
+          if (this.#spare.length < this.#maxSpare) this.#spare.push(buffer);
+        });
+      }
     }
   }
 
   /**
-   * A committed block's buffer, evicted, becomes the next dirty block's.
-   * Shared memory is not counted towards V8's garbage collections, so a
-   * dropped block waits for one that other garbage triggers: with stripe
-   * workers storing the shards (no shard memory arrives on this thread any
-   * more) that was rare enough for a 2 GiB write to peak at 1.6 GB. Kept and
-   * reused, the blocks a mount ever allocates are the most it had live at
-   * once (dirty, being committed, cached); none wait for a collection, and
-   * none costs a page fault per 4 KiB again. Nothing is given up while the
-   * mount lives, so the spares are capped: a commit evicts at most what it
-   * installs, at most the dirty limit. Like recycling, reuse waits for the
-   * current callbacks, and `#usable` sends readers that held the block to ask
-   * again. Only blocks of the cache: nothing else holds them (a write to a
-   * clean block copies it into a new buffer, and its commit sealed it long
-   * ago).
+   * An evicted block's memory is handed back once the current callbacks are
+   * done, so a read that got it from the cache just now still copies it out:
+   *
+   * - A fetched block goes back to the fetcher (`recycle`: the stripe engine
+   *   moves it to a worker thread, so it stops counting towards this thread's
+   *   next full garbage collection, which V8 runs every 64 MiB of buffers a
+   *   thread receives).
+   * - A written block's shared memory becomes a later dirty block's
+   *   (`#wholeBlock`). Shared memory does not count towards collections at
+   *   all, so a dropped block waited for one that other garbage triggered:
+   *   with the stripe workers storing the shards (no shard memory reaching
+   *   this thread) a 2 GiB write peaked at 1.6 GB. Reused, the blocks a mount
+   *   allocates are the most it had live at once, and none costs a page fault
+   *   per 4 KiB again. Spares are kept up to the dirty limit, the most one
+   *   commit can evict, for the mount's life.
+   *
+   * A reader that waited for another block meanwhile may still hold it,
+   * through this view or an older view of the same buffer (each write to a
+   * dirty block makes a new one): `#stable` asks again when any buffer it got
+   * was handed back since it asked.
    */
-  #reuse(bytes: Uint8Array): void {
+  #handBack(bytes: Uint8Array, give: () => void): void {
     setImmediate(() => {
-      this.#recycled.add(bytes);
-      if (this.#spare.length < this.#maxSpare) this.#spare.push(bytes.buffer as SharedArrayBuffer);
+      this.#handedBack.set(bytes.buffer, ++this.#handBacks);
+      give();
     });
   }
 
@@ -158,31 +173,17 @@ export class DataLayer {
     return new Uint8Array(buffer);
   }
 
-  /**
-   * An evicted block goes back once the current callbacks are done, so a read
-   * that got it from the cache just now still copies it out. One that waited
-   * for another block meanwhile may find it gone: `#usable` tells, and it
-   * asks again.
-   */
-  #recycle(bytes: Uint8Array): void {
-    const recycle = this.#fetcher.recycle;
-    if (!recycle) return;
-    setImmediate(() => {
-      this.#recycled.add(bytes);
-      recycle.call(this.#fetcher, bytes);
-    });
-  }
-
-  #usable(blocks: Iterable<Uint8Array | undefined>): boolean {
-    for (const b of blocks) if (b && this.#recycled.has(b)) return false;
+  #unchanged(blocks: Iterable<Uint8Array | undefined>, since: number): boolean {
+    for (const b of blocks) if (b && (this.#handedBack.get(b.buffer) ?? 0) > since) return false;
     return true;
   }
 
   /** What `get` brings, asked for again while any of its blocks was recycled before it could be used. */
   async #stable<T>(get: () => Promise<T>, blocks: (got: T) => Iterable<Uint8Array | undefined>): Promise<T> {
     for (let tries = 1; ; tries++) {
+      const since = this.#handBacks;
       const got = await get();
-      if (this.#usable(blocks(got))) return got;
+      if (this.#unchanged(blocks(got), since)) return got;
       if (tries === MAX_TRIES) throw new FsError('EIO', `blocks were recycled under a read ${MAX_TRIES} times in a row: the block cache is too small for this load`);
     }
   }
@@ -259,7 +260,8 @@ export class DataLayer {
         // Past a file's first block the file is taken to be a large one: its blocks start whole.
         const whole = from > start || inode.size >= start + bs || start > 0;
         // A whole block lives in shared memory: sealing it on a worker thread then reads it in place, with no
-        // copy on this thread. Safe because a block is never written again once its commit has taken it.
+        // copy on this thread. Safe because a block is not written again once its commit has taken it, until the
+        // cache, having held it since the commit, hands its buffer back (#handBack).
         room = whole ? this.#wholeBlock() : new Uint8Array(Math.min(bs, Math.max(length, 2 * (current?.length ?? 0))));
         if (current) room.set(current.subarray(0, Math.min(keep, length)));
       } else if (keep < mine!.data.length) {

@@ -170,4 +170,28 @@ describe('block cache recycling', () => {
     expect([...out]).toEqual([11, 11, 11, 11, 2, 2, 2, 2]);
     expect(fetcher.fetched).toContain(11);
   });
+
+  it('a read that held an older view of a block (a write made a new one since) asks again once its buffer is reused', async () => {
+    const fetcher = new FakeFetcher();
+    const data = new DataLayer(BS, fetcher, 2 * BS);
+    const inode = sparseFile(INO, 4, [1, 2, 3]);
+    data.applyWrite(inode, new Uint8Array(BS).fill(11), 0, await data.prepareWrite(inode, 0, BS));
+    const release = fetcher.gate(2);
+    const out = new Uint8Array(2 * BS);
+    // Holds block 0's dirty view, and waits for block 1.
+    const reading = data.read(inode, out, 2 * BS, 0);
+    await nextTurn();
+    // A write in place makes a new view of the same buffer; that one is committed, cached, then evicted.
+    data.applyWrite(inode, Uint8Array.of(11, 11), 0, await data.prepareWrite(inode, 0, 2));
+    const [block] = data.takeDirty();
+    data.install(inode, block, refOf(10), block.data);
+    for (const i of [2, 3]) await data.read(inode, new Uint8Array(BS), BS, i * BS);
+    await nextTurn();
+    const other = sparseFile(INO + 1, 4, []);
+    data.applyWrite(other, new Uint8Array(BS).fill(0x55), 0, await data.prepareWrite(other, 0, BS));
+    expect(data.dirty.get(`${INO + 1}:0`)!.room.buffer).toBe(block.data.buffer);
+    release();
+    await reading;
+    expect([...out]).toEqual([...new Array(BS).fill(11), ...new Array(BS).fill(2)]);
+  });
 });
