@@ -12,7 +12,8 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { NONCE_BYTES, TAG_BYTES, open as openAead, randomNonceInto, sealInPlace } from '../crypto/index.js';
+import { randomBytes } from 'node:crypto';
+import { AuthenticationError, NONCE_BYTES, TAG_BYTES, open as openAead, randomNonceInto, sealInPlace } from '../crypto/index.js';
 import { CairnError } from '../errors/index.js';
 import { type Op, decodeOp, encodeOp } from './ops.js';
 
@@ -36,7 +37,7 @@ interface Entry {
 /** Cleared log files kept to be written over (see #rotate); more are deleted. */
 const SPARES = 2;
 const FILE_NAME = /^journal-([0-9a-f]{16})\.log$/;
-const SPARE_NAME = /^spare-\d+\.log$/;
+const SPARE_NAME = /^spare-[0-9a-f]+\.log$/;
 
 /**
  * The records of a log file: from the sequence number its name gives, one
@@ -79,7 +80,6 @@ export class Journal {
 
   /** Cleared log files waiting to be written over. */
   readonly #spares: string[];
-  #spareNames = 0;
 
   private constructor(dir: string, key: Uint8Array, seq: number, cleared: number, older: { path: string; last: number }[], spares: string[]) {
     this.#dir = dir;
@@ -142,7 +142,8 @@ export class Journal {
     if (this.#scratch.length < size) this.#scratch = Buffer.allocUnsafeSlow(Math.max(size, 2 * this.#scratch.length));
     const record = this.#scratch.subarray(0, size);
     record.writeUInt32LE(NONCE_BYTES + sealedLength, 0);
-    record.writeBigUInt64LE(BigInt(++this.#seq), 4);
+    const seq = this.#seq + 1;
+    record.writeBigUInt64LE(BigInt(seq), 4);
     const nonce = randomNonceInto(record.subarray(HEAD, HEAD + NONCE_BYTES));
     let at = HEAD + NONCE_BYTES;
     for (const part of parts) {
@@ -150,30 +151,65 @@ export class Journal {
       at += part.length;
     }
     sealInPlace(this.#key, nonce, record.subarray(HEAD + NONCE_BYTES), AD);
+    let written: number;
     try {
-      writeSync(this.#fd, record);
-      this.#bytes += record.length;
+      written = writeSync(this.#fd, record);
+    } catch (err) {
+      return this.#failed(err);
+    }
+    if (written !== record.length) return this.#failed(new Error(`only ${written} of ${record.length} bytes were written`));
+    // Numbered only once whole: a number skipped would end replay of its file there (readEntries).
+    this.#seq = seq;
+    this.#bytes += record.length;
+    try {
       // New files now and then, so a commit can drop what it covers while writes go on.
       if (this.#bytes > ROTATE_BYTES) this.#rotate();
-    } catch (err) {
-      return Promise.reject(new JournalError(`could not write the journal in ${this.#dir}`, { cause: err }));
+    } catch {
+      // The record is written; the next append rotates again.
     }
     return Promise.resolve();
+  }
+
+  /** A record that did not go down whole ends its file: the next one starts a new file, under the same number. */
+  #failed(cause: unknown): Promise<void> {
+    try {
+      this.#rotate();
+    } catch {
+      // Still failing (a full disk): the next append tries again.
+    }
+    return Promise.reject(new JournalError(`could not write the journal in ${this.#dir}`, { cause }));
   }
 
   #bytes = 0;
   #scratch = Buffer.alloc(0);
 
   #rotate(): void {
-    closeSync(this.#fd);
-    this.#older.push({ path: this.#current, last: this.#seq });
-    this.#current = join(this.#dir, fileName(this.#seq + 1));
+    const next = join(this.#dir, fileName(this.#seq + 1));
+    if (next === this.#current) {
+      // Nothing whole in this file yet (its first record failed): start it again rather than list it twice.
+      const fd = openSync(next, 'w', 0o600);
+      closeSync(this.#fd);
+      this.#fd = fd;
+      this.#bytes = 0;
+      return;
+    }
     // A spare is written over from its start, not truncated: its pages stay in the page cache,
     // where a new file's would be fresh memory (a fault for every page, and on a virtual
     // machine the host's work too). What remains past the new records is never read (readEntries).
     const spare = this.#spares.pop();
-    if (spare) renameSync(spare, this.#current);
-    this.#fd = openSync(this.#current, spare ? 'r+' : 'w', 0o600);
+    let fd: number;
+    try {
+      if (!spare) throw new Error('no spare');
+      renameSync(spare, next);
+      fd = openSync(next, 'r+', 0o600);
+    } catch {
+      fd = openSync(next, 'w', 0o600);
+    }
+    // The new file is open before the old one closes: a failure above leaves the journal as it was.
+    closeSync(this.#fd);
+    this.#older.push({ path: this.#current, last: this.#seq });
+    this.#current = next;
+    this.#fd = fd;
     this.#bytes = 0;
   }
 
@@ -181,9 +217,21 @@ export class Journal {
   async pending(): Promise<Op[]> {
     const ops: Op[] = [];
     for (const path of [...this.#older.map((f) => f.path), this.#current]) {
-      for (const e of readEntries(path)) {
+      const entries = readEntries(path);
+      let opened = false;
+      for (const [i, e] of entries.entries()) {
         if (e.seq <= this.#cleared) continue;
-        const plain = openAead(this.#key, e.sealed.subarray(0, NONCE_BYTES), e.sealed.subarray(NONCE_BYTES), AD, 'journal entry');
+        let plain: Uint8Array;
+        try {
+          plain = openAead(this.#key, e.sealed.subarray(0, NONCE_BYTES), e.sealed.subarray(NONCE_BYTES), AD, 'journal entry');
+        } catch (err) {
+          // A file's last record torn by a power loss can be followed by a spare's older bytes, which its length
+          // then takes in: it ends the file, like a torn record at the end of one, when a record before it in the
+          // file opened (so the key is right). Anywhere else it is damage, or the wrong key.
+          if (err instanceof AuthenticationError && i === entries.length - 1 && opened) break;
+          throw err;
+        }
+        opened = true;
         ops.push(decodeOp(plain));
       }
     }
@@ -201,7 +249,7 @@ export class Journal {
     this.#older = this.#older.filter((f) => {
       if (f.last > seq) return true;
       if (this.#spares.length < SPARES) {
-        const spare = join(this.#dir, `spare-${process.pid}${++this.#spareNames}.log`);
+        const spare = join(this.#dir, `spare-${randomBytes(6).toString('hex')}.log`);
         renameSync(f.path, spare);
         this.#spares.push(spare);
       } else {

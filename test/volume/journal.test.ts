@@ -1,8 +1,9 @@
-import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuthenticationError, newKey } from '../../src/crypto/index.js';
-import { Journal } from '../../src/volume/journal.js';
+import { Journal, JournalError } from '../../src/volume/journal.js';
 import type { Op } from '../../src/volume/ops.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -114,5 +115,56 @@ describe('the write-back journal', () => {
     const stranger = await Journal.open(dir, newKey());
     await expect(stranger.pending()).rejects.toThrowError(AuthenticationError);
     await stranger.close();
+  });
+
+  it('a record torn over older bytes ends its file; a damaged record before the last is an error', async () => {
+    const key = newKey();
+    const make = async () => {
+      const dir = join(root, `j${++n}`);
+      const j = await Journal.open(dir, key);
+      for (let i = 1; i <= 3; i++) await j.append({ op: 'write', ino: 2, position: i, data: new Uint8Array(1000).fill(i), now: i });
+      await j.close();
+      return { dir, file: join(dir, readdirSync(dir).find((f) => f.startsWith('journal-'))!) };
+    };
+    // The last record's second half replaced by other bytes, its length intact: what a power loss leaves in a spare.
+    const torn = await make();
+    const bytes = readFileSync(torn.file);
+    bytes.fill(0x5a, bytes.length - 500);
+    writeFileSync(torn.file, bytes);
+    const replayed = await Journal.open(torn.dir, key);
+    expect((await replayed.pending()).map((o) => (o as { position: number }).position)).toEqual([1, 2]);
+    await replayed.close();
+
+    const damaged = await make();
+    const middle = readFileSync(damaged.file);
+    // Inside the second of three records: past the first (its length at byte 0) and the second's own head.
+    middle[12 + middle.readUInt32LE(0) + 12 + 100] ^= 1;
+    writeFileSync(damaged.file, middle);
+    const refused = await Journal.open(damaged.dir, key);
+    await expect(refused.pending()).rejects.toThrowError(AuthenticationError);
+    await refused.close();
+  });
+
+  it('a record the disk could not take whole is not numbered: the records before it replay, and nothing after is lost', async () => {
+    const dir = join(root, `j${++n}`);
+    mkdirSync(dir);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { encoding: 'utf8' });
+    expect(mounted.status, `mounting a 1 MiB tmpfs needs root: ${mounted.stderr}`).toBe(0);
+    try {
+      const key = newKey();
+      const j = await Journal.open(dir, key);
+      await j.append(write(1));
+      const big: Op = { op: 'write', ino: 2, position: 0, data: new Uint8Array(2 * 2 ** 20), now: 2 };
+      await expect(j.append(big)).rejects.toThrowError(JournalError);
+      expect(j.lastSeq).toBe(1);
+      await j.close();
+      const again = await Journal.open(dir, key);
+      expect(await again.pending()).toEqual([write(1)]);
+      expect(again.lastSeq).toBe(1);
+      await again.close();
+    } finally {
+      // Lazily: a journal left open by a failed assertion still holds a file there.
+      spawnSync('umount', ['-l', dir]);
+    }
   });
 });
