@@ -297,10 +297,13 @@ async function makePrefixDirs(shards: string, sync: boolean): Promise<void> {
   for (let i = 0; i < 256; i++) {
     const prefix = i.toString(16).padStart(2, '0');
     if (present.has(prefix)) continue;
-    await mkdir(join(shards, prefix)).catch((error: unknown) => {
-      if (errorCode(error) !== 'EEXIST') throw error;
+    const code = await mkdir(join(shards, prefix)).then(() => undefined, (error: unknown) => {
+      if (errorCode(error) === 'EEXIST' || errorCode(error) === 'EROFS') return errorCode(error);
+      throw error;
     });
-    made = true;
+    // A store on read-only media (made before prefixes came at open) is still read; puts fail as they would anyway.
+    if (code === 'EROFS') return;
+    made ||= code === undefined;
   }
   if (made && sync) await syncDir(shards);
 }

@@ -109,7 +109,8 @@ export class Backend {
         minimumDegraded: descriptor.m > 0 ? landed : undefined,
       });
     } catch (err) {
-      await held?.settle([]);
+      // Ends the hold; the placement's error is the one to report.
+      await held?.settle([]).catch(() => undefined);
       throw err;
     }
     const stores = placement.stores.map((id) => id ?? '');

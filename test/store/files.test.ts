@@ -123,6 +123,28 @@ describe('FileStore', () => {
     expect(Buffer.compare(await again.get(id), bytes)).toBe(0);
   });
 
+  it('opens a store on read-only media that lacks prefix directories, and reads it', async () => {
+    const dir = await dirForTest();
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { encoding: 'utf8' });
+    expect(mounted.status, `mounting a tmpfs needs root: ${mounted.stderr}`).toBe(0);
+    try {
+      const store = await openForTest(dir);
+      const { id, bytes } = shard('kept on read-only media');
+      await store.put(id, bytes);
+      await store.close();
+      // As a store made before prefix directories came at open: only the one it used.
+      for (const prefix of await readdir(join(dir, 'shards'))) {
+        if (prefix !== id.slice(0, 2)) await rm(join(dir, 'shards', prefix), { recursive: true });
+      }
+      expect(spawnSync('mount', ['-o', 'remount,ro', dir]).status).toBe(0);
+      const readOnly = await openForTest(dir);
+      expect(Buffer.compare(await readOnly.get(id), bytes)).toBe(0);
+      await readOnly.close();
+    } finally {
+      spawnSync('umount', ['-l', dir]);
+    }
+  });
+
   it('lets another thread write a shard file itself, as put would; not when it has a capacity to enforce', async () => {
     const dir = await dirForTest();
     const store = await openForTest(dir);
