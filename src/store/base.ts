@@ -36,6 +36,11 @@ export abstract class StoreBase implements ShardStore {
   abstract readonly id: string;
   readonly #gate = new OperationGate(() => this.id);
 
+  /** Closed (or closing): for what a store hands out beside its operations, such as shardFileTarget. */
+  protected get closed(): boolean {
+    return this.#gate.closed;
+  }
+
   /** Store bytes that hash to id and belong to the store. Must count a re-put once. */
   protected abstract putShard(id: ShardId, bytes: Uint8Array, signal?: AbortSignal): Promise<void>;
   /** The stored bytes as a buffer the caller may keep, or undefined when absent. */

@@ -134,8 +134,9 @@ export class FileStore extends StoreBase {
   }
 
   // A capacity needs the count checked before the rename, in this process's queue: only put does that.
+  // A closed store takes nothing more: its put says so.
   shardFileTarget(id: ShardId): ShardFileTarget | undefined {
-    if (this.#usage.capacity !== null) return undefined;
+    if (this.closed || this.#usage.capacity !== null) return undefined;
     return { path: this.shardFile(id), sync: this.#sync };
   }
 

@@ -159,6 +159,8 @@ describe('FileStore', () => {
     expect(await writeShardFile(target, bytes)).toBe(bytes.length);
     expect(() => store.shardFileTarget('not an id' as ShardId)).toThrowError(/shard id/i);
     expect((await openForTest(dir, { capacity: 10 ** 9 })).shardFileTarget(id)).toBeUndefined();
+    await store.close();
+    expect(store.shardFileTarget(id)).toBeUndefined();
   });
 
   it('shares one directory between open stores: each sees the others’ shards, counts and records', async () => {
