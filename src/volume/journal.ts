@@ -185,29 +185,25 @@ export class Journal {
 
   #rotate(): void {
     const next = join(this.#dir, fileName(this.#seq + 1));
-    if (next === this.#current) {
-      // Nothing whole in this file yet (its first record failed): start it again rather than list it twice.
-      const fd = openSync(next, 'w', 0o600);
-      closeSync(this.#fd);
-      this.#fd = fd;
-      this.#bytes = 0;
-      return;
-    }
+    // Nothing whole in the current file yet (its first record failed): it is started again, not listed twice.
+    const again = next === this.#current;
     // A spare is written over from its start, not truncated: its pages stay in the page cache,
     // where a new file's would be fresh memory (a fault for every page, and on a virtual
     // machine the host's work too). What remains past the new records is never read (readEntries).
-    const spare = this.#spares.pop();
-    let fd: number;
-    try {
-      if (!spare) throw new Error('no spare');
-      renameSync(spare, next);
-      fd = openSync(next, 'r+', 0o600);
-    } catch {
-      fd = openSync(next, 'w', 0o600);
+    const spare = again ? undefined : this.#spares.pop();
+    let fd: number | undefined;
+    if (spare) {
+      try {
+        renameSync(spare, next);
+        fd = openSync(next, 'r+', 0o600);
+      } catch {
+        // The spare is gone: a new file instead.
+      }
     }
+    fd ??= openSync(next, 'w', 0o600);
     // The new file is open before the old one closes: a failure above leaves the journal as it was.
     closeSync(this.#fd);
-    this.#older.push({ path: this.#current, last: this.#seq });
+    if (!again) this.#older.push({ path: this.#current, last: this.#seq });
     this.#current = next;
     this.#fd = fd;
     this.#bytes = 0;

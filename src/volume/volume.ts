@@ -460,15 +460,7 @@ export class Volume {
     const worker = async () => {
       while (next < blocks.length) {
         const i = next++;
-        const data = blocks[i].data;
-        const sealed = await this.#engine.sealHeld(data, {
-          ...this.#stripeKeys,
-          kind: BlockKind.Data,
-          k: this.config.k,
-          m: this.config.m,
-          padTo: Math.min(padClass(data.length), this.config.blockSize),
-        });
-        refs[i] = await this.backend.putStripe(sealed);
+        refs[i] = await this.#storeStripe(blocks[i].data, BlockKind.Data);
       }
     };
     // Several stripes per worker in flight, so sealing overlaps with the shard writes and fsyncs of others.
@@ -484,18 +476,19 @@ export class Volume {
     for (let at = 0; at < Math.max(1, bytes.length); at += bs) parts.push(bytes.length > bs ? bytes.slice(at, at + bs) : bytes);
     // On the stripe workers like data blocks: a big file's segment lists all its blocks, and
     // sealing and storing it here took the thread that serves FUSE 10-30 ms a commit.
-    return Promise.all(
-      parts.map(async (part) => {
-        const sealed = await this.#engine.sealHeld(part, {
-          ...this.#stripeKeys,
-          kind: BlockKind.Metadata,
-          k: this.config.k,
-          m: this.config.m,
-          padTo: Math.min(padClass(part.length), bs),
-        });
-        return this.backend.putStripe(sealed);
-      }),
-    );
+    return Promise.all(parts.map((part) => this.#storeStripe(part, BlockKind.Metadata)));
+  }
+
+  /** Sealed on a stripe worker, which also writes the shards bound for file stores (HeldStripe). */
+  async #storeStripe(block: Uint8Array, kind: BlockKind): Promise<BlockRef> {
+    const sealed = await this.#engine.sealHeld(block, {
+      ...this.#stripeKeys,
+      kind,
+      k: this.config.k,
+      m: this.config.m,
+      padTo: Math.min(padClass(block.length), this.config.blockSize),
+    });
+    return this.backend.putStripe(sealed);
   }
 
   async #putHead(root: Root): Promise<void> {
