@@ -32,7 +32,7 @@
 // SIGTERM, or when its stdin closes (the process that started it is gone).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { dirname } from 'node:path';
 import S3rver from 's3rver';
@@ -153,6 +153,21 @@ async function conditionalPut(ctx, next) {
     if (keyLocks.get(id) === mine) keyLocks.delete(id);
   }
 }
+
+// s3rver 3.7 removes a directory its delete left empty, racing a put of a key
+// under the same prefix between its mkdir and its open: the put's unhandled
+// ENOENT ends the whole server (seen in CI with lease records deleted and
+// claimed at once). S3 has no directories; leaving empty ones behind changes
+// no listing.
+server.store.deleteObject = async (bucket, key) => {
+  await Promise.all(
+    ['object', 'object.md5', 'metadata.json'].map((resource) =>
+      unlink(server.store.getResourcePath(bucket, key, resource)).catch((err) => {
+        if (err.code !== 'ENOENT') throw err;
+      }),
+    ),
+  );
+};
 
 if (config.atomicPuts || config.conditional) {
   // Whole objects replace each other by rename, and the answer waits for it.

@@ -111,6 +111,12 @@ export class S3rverProcess {
     }
     this.port = ready.port;
     this.flakyPort = ready.flakyPort;
+    // A server that dies under a test shows up there only as ECONNREFUSED: say why here.
+    child.on('exit', (code, signal) => {
+      if (this.#child !== child) return;
+      this.#child = undefined;
+      process.stderr.write(`s3rver on 127.0.0.1:${this.port} exited unexpectedly (code ${code}, signal ${signal}):\n${err.trim()}\n`);
+    });
   }
 
   /** SIGTERM, and waits for it to exit (SIGKILL after 5 s). */
