@@ -18,7 +18,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // The tests run sqlite3 inside volumes, and `cairn bench fuse` uses fio.
 // The router's dev CA makes certificates with the openssl command.
 // `cairn bench pipeline --backend bucket` compares against rclone's crypt mount.
-const DEBIAN_PACKAGES = ['libfuse2', 'fuse3', 'runc', 'busybox-static', 'sqlite3', 'fio', 'openssl', 'rclone'];
+// A C compiler builds the page-cache helper (native/pagecache.c).
+const DEBIAN_PACKAGES = ['libfuse2', 'fuse3', 'runc', 'busybox-static', 'sqlite3', 'fio', 'openssl', 'rclone', 'gcc', 'libc6-dev'];
 
 const say = (line) => process.stderr.write(`setup: ${line}\n`);
 
@@ -94,6 +95,27 @@ function codec() {
   );
 }
 
+/**
+ * native/build/pagecache.node (see src/store/pagecache.ts), compiled against
+ * the running Node's own headers. Without headers Cairn still runs, slower:
+ * said here, and a test (test/store/pagecache.test.ts) insists on it.
+ */
+function nativeHelper() {
+  const source = join(root, 'native', 'pagecache.c');
+  const out = join(root, 'native', 'build', 'pagecache.node');
+  if (existsSync(out) && statSync(out).mtimeMs >= statSync(source).mtimeMs) return;
+  const headers = [join(dirname(dirname(process.execPath)), 'include', 'node'), '/usr/include/node', '/usr/local/include/node'].find((dir) =>
+    existsSync(join(dir, 'node_api.h')),
+  );
+  if (!headers) {
+    say(`no Node headers (node_api.h) next to ${process.execPath}: shard files will stay in the page cache (slower writes)`);
+    return;
+  }
+  say('building the page-cache helper (native/pagecache.c)');
+  mkdirSync(dirname(out), { recursive: true });
+  run('cc', ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-I', headers, '-o', out, source]);
+}
+
 function rootfs() {
   if (buildRootfs(join(root, '.cache', 'rootfs')).built) say('built the container rootfs in .cache/rootfs (busybox)');
 }
@@ -110,6 +132,7 @@ try {
     rootfs();
   }
   codec();
+  nativeHelper();
   typescript();
 } catch (err) {
   say(`failed: ${err.message}`);

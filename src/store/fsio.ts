@@ -3,6 +3,7 @@ import { close, constants, fsync, open as openFd, readFileSync, write } from 'no
 import { lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
+import { dropCachedPages } from './pagecache.js';
 
 /**
  * File plumbing for FileStore: whole-file replacement that a reader in any
@@ -66,6 +67,8 @@ export async function writeNewFile(path: string, bytes: Uint8Array, sync: boolea
   const fd = await openAsync(path, sync ? CREATE | constants.O_DSYNC : CREATE, 0o666);
   try {
     for (let at = 0; at < bytes.length; ) at += await writeAsync(fd, bytes.subarray(at));
+    // On disk now (O_DSYNC), so its pages are clean and can go (pagecache.ts says why).
+    if (sync) dropCachedPages(fd);
   } finally {
     await closeAsync(fd);
   }
