@@ -30,6 +30,14 @@ const key = (ino: number, index: number) => `${ino}:${index}`;
 const refKey = (ref: BlockRef) => Buffer.from(ref.descriptor.subarray(14, 46)).toString('hex');
 const READ_AHEAD = 8;
 
+/** Zeros to copy from: fill(0) on shared memory runs element by element, 5x slower here than a copy (a 1 MiB block: 170 vs 33 us). */
+let zeros = new Uint8Array(0);
+function zeroed(view: Uint8Array): Uint8Array {
+  if (zeros.length < view.length) zeros = new Uint8Array(view.length);
+  view.set(zeros.subarray(0, view.length));
+  return view;
+}
+
 export class DataLayer {
   readonly blockSize: number;
   readonly #fetcher: BlockFetcher;
@@ -167,7 +175,7 @@ export class DataLayer {
   /** A zeroed whole block in shared memory, so a stripe worker seals it in place: a spare one if there is. */
   #wholeBlock(): Uint8Array {
     const spare = this.#spare.pop();
-    if (spare) return new Uint8Array(spare).fill(0);
+    if (spare) return zeroed(new Uint8Array(spare));
     const buffer = new SharedArrayBuffer(this.blockSize);
     this.#made.add(buffer);
     return new Uint8Array(buffer);
