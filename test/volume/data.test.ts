@@ -134,7 +134,7 @@ describe('block cache recycling', () => {
     return block.data;
   }
 
-  it('an evicted committed block’s buffer is the next dirty block’s, zeroed first', async () => {
+  it('an evicted committed block’s buffer is the next dirty block’s; its old bytes never show', async () => {
     const fetcher = new FakeFetcher();
     const data = new DataLayer(BS, fetcher, 2 * BS);
     const inode = sparseFile(INO, 4, [1, 2]);
@@ -150,6 +150,30 @@ describe('block cache recycling', () => {
     await data.read(other, out, BS, 0);
     expect([...out]).toEqual([0, 0, 0, 0, 0, 0, 5, 5, 5, 5, 0, 0, 0, 0, 0, 0]);
     expect(fetcher.recycled).not.toContain(11);
+  });
+
+  it('a reused buffer is not cleared up front: pieces written in order, and zeros in a gap between two writes', async () => {
+    const fetcher = new FakeFetcher();
+    const data = new DataLayer(BS, fetcher, 2 * BS);
+    const inode = sparseFile(INO, 4, [1, 2]);
+    const committed = await committedBlock(data, inode);
+    for (const i of [1, 2]) await data.read(inode, new Uint8Array(BS), BS, i * BS);
+    await nextTurn();
+    const other = sparseFile(INO + 1, 4, []);
+    const write = async (value: number, at: number, length: number) =>
+      data.applyWrite(other, new Uint8Array(length).fill(value), at, await data.prepareWrite(other, at, length));
+    await write(1, 0, 2);
+    await write(1, 2, 2);
+    await write(2, 8, 4);
+    const dirty = data.dirty.get(`${INO + 1}:0`)!;
+    expect(dirty.room.buffer).toBe(committed.buffer);
+    // The old block's 11s are still there past the written length: what the reads below must not show.
+    expect(dirty.room[BS - 1]).toBe(11);
+    const out = new Uint8Array(BS);
+    await data.read(other, out, BS, 0);
+    expect([...out]).toEqual([1, 1, 1, 1, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0]);
+    const [block] = data.takeDirty();
+    expect([...block.data]).toEqual([1, 1, 1, 1, 0, 0, 0, 0, 2, 2, 2, 2]);
   });
 
   it('a read that held a committed block while its buffer went to a new dirty block asks again', async () => {
