@@ -6,7 +6,8 @@
 // already done, so `npm test` and `npm run demo` can call it every time.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildRootfs } from './rootfs.mjs';
@@ -97,13 +98,14 @@ function codec() {
 
 /**
  * native/build/pagecache.node (see src/store/pagecache.ts), compiled against
- * the running Node's own headers. Without headers Cairn still runs, slower:
- * said here, and a test (test/store/pagecache.test.ts) insists on it.
+ * the running Node's own headers into a temp file, loaded once to check it,
+ * then renamed into place. Cairn runs without it, slower, so a failure here
+ * is said and setup goes on; test/store/pagecache.test.ts insists on it.
  */
 function nativeHelper() {
   const source = join(root, 'native', 'pagecache.c');
   const out = join(root, 'native', 'build', 'pagecache.node');
-  if (existsSync(out) && statSync(out).mtimeMs >= statSync(source).mtimeMs) return;
+  if (existsSync(out) && statSync(out).mtimeMs > statSync(source).mtimeMs) return;
   const headers = [join(dirname(dirname(process.execPath)), 'include', 'node'), '/usr/include/node', '/usr/local/include/node'].find((dir) =>
     existsSync(join(dir, 'node_api.h')),
   );
@@ -113,7 +115,16 @@ function nativeHelper() {
   }
   say('building the page-cache helper (native/pagecache.c)');
   mkdirSync(dirname(out), { recursive: true });
-  run('cc', ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-I', headers, '-o', out, source]);
+  // .node, or require would read it as JavaScript.
+  const temp = join(dirname(out), `pagecache.${process.pid}.tmp.node`);
+  try {
+    run('cc', ['-O2', '-Wall', '-shared', '-fPIC', '-I', headers, '-o', temp, source]);
+    if (typeof createRequire(import.meta.url)(temp).dropCache !== 'function') throw new Error('it has no dropCache');
+    renameSync(temp, out);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    say(`could not build the page-cache helper (${err.message.split('\n')[0]}): shard files will stay in the page cache (slower writes)`);
+  }
 }
 
 function rootfs() {

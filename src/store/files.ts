@@ -116,7 +116,7 @@ export class FileStore extends StoreBase {
       // rare; checking first cost every put a read. The prefix directory was
       // made at open.
       signal?.throwIfAborted();
-      await replaceFile(path, bytes, this.#sync, (rename) =>
+      await replaceFile(path, bytes, { sync: this.#sync, uncache: true }, (rename) =>
         this.#commits.run(async () => {
           signal?.throwIfAborted();
           const previous = (await lstat(path).catch(ifMissing))?.size;
@@ -214,8 +214,8 @@ export class FileStore extends StoreBase {
   ): Promise<void> {
     return this.#underLock(volumeId, signal, async () => {
       const change = decide(await this.#readVolume(volumeId));
-      if (change?.head) await replaceFile(this.#recordPath('heads', volumeId), encodeHead(change.head), this.#sync);
-      if (change?.lease) await replaceFile(this.#recordPath('leases', volumeId), encodeLease(change.lease), this.#sync);
+      if (change?.head) await replaceFile(this.#recordPath('heads', volumeId), encodeHead(change.head), { sync: this.#sync });
+      if (change?.lease) await replaceFile(this.#recordPath('leases', volumeId), encodeLease(change.lease), { sync: this.#sync });
     });
   }
 
@@ -321,7 +321,7 @@ async function readOrCreateIdentity(dir: string, refuse: Refuse): Promise<Identi
   const identity: Identity = { format: FORMAT, id: `files-${randomBytes(6).toString('hex')}` };
   const temp = tempPathFor(path);
   try {
-    await writeNewFile(temp, new TextEncoder().encode(JSON.stringify(identity)), true);
+    await writeNewFile(temp, new TextEncoder().encode(JSON.stringify(identity)), { sync: true });
     // link, unlike rename, fails when the name exists: when two processes open
     // a new directory at once, the first id stays and both use it.
     await link(temp, path).catch((error: unknown) => {

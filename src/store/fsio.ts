@@ -57,18 +57,26 @@ const closeAsync = promisify(close);
 
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
 
+/** How a new file is written. */
+export interface WriteMode {
+  /** On disk before the write resolves. */
+  sync: boolean;
+  /** Then out of the page cache (shard files: written once, read rarely; pagecache.ts says why). Only with sync. */
+  uncache?: boolean;
+}
+
 /**
  * Creates `path` (failing if it exists) holding `bytes`, on disk before this
  * resolves when `sync`: opened O_DSYNC, so each write returns once its data
  * and the file's size are durable (fdatasync's promise) with no fsync call to
  * wait for afterwards.
  */
-export async function writeNewFile(path: string, bytes: Uint8Array, sync: boolean): Promise<void> {
-  const fd = await openAsync(path, sync ? CREATE | constants.O_DSYNC : CREATE, 0o666);
+export async function writeNewFile(path: string, bytes: Uint8Array, mode: WriteMode): Promise<void> {
+  const fd = await openAsync(path, mode.sync ? CREATE | constants.O_DSYNC : CREATE, 0o666);
   try {
     for (let at = 0; at < bytes.length; ) at += await writeAsync(fd, bytes.subarray(at));
-    // On disk now (O_DSYNC), so its pages are clean and can go (pagecache.ts says why).
-    if (sync) dropCachedPages(fd);
+    // On disk now (O_DSYNC), so its pages are clean and can go.
+    if (mode.sync && mode.uncache) dropCachedPages(fd);
   } finally {
     await closeAsync(fd);
   }
@@ -92,13 +100,13 @@ export async function syncDir(dir: string): Promise<void> {
 export async function replaceFile(
   path: string,
   bytes: Uint8Array,
-  sync: boolean,
+  mode: WriteMode,
   commit: (rename: () => Promise<void>) => Promise<void> = (done) => done(),
 ): Promise<void> {
   const temp = tempPathFor(path);
   let moved = false;
   try {
-    await writeNewFile(temp, bytes, sync);
+    await writeNewFile(temp, bytes, mode);
     await commit(async () => {
       await rename(temp, path);
       moved = true;
@@ -106,7 +114,7 @@ export async function replaceFile(
   } finally {
     if (!moved) await unlink(temp).catch(() => undefined);
   }
-  if (sync) await syncDir(dirname(path));
+  if (mode.sync) await syncDir(dirname(path));
 }
 
 /** Where a shard file goes and how: what FileStore.shardFileTarget hands a writer on another thread. */
@@ -124,7 +132,7 @@ export interface ShardFileTarget {
  */
 export async function writeShardFile(target: ShardFileTarget, bytes: Uint8Array): Promise<number | undefined> {
   let previous: number | undefined;
-  await replaceFile(target.path, bytes, target.sync, async (rename) => {
+  await replaceFile(target.path, bytes, { sync: target.sync, uncache: true }, async (rename) => {
     previous = (await lstat(target.path).catch(ifMissing))?.size;
     await rename();
   });

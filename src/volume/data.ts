@@ -20,7 +20,12 @@ export interface DirtyBlock {
   index: number;
   /** The block's bytes: a view of the first bytes of `room`. */
   data: Uint8Array;
-  /** Space the block may grow into in place while it is dirty (and not yet being committed). */
+  /**
+   * Space the block may grow into in place while it is dirty (and not yet
+   * being committed). Past `data` it may hold another block's old bytes (a
+   * reused buffer is not cleared): whatever lengthens `data` must write or
+   * zero every byte it adds, as applyWrite does.
+   */
   room: Uint8Array;
   /** Bumped on every change to this block, so a commit only installs the version it sealed. */
   version: number;
@@ -272,8 +277,8 @@ export class DataLayer {
         room = whole ? this.#wholeBlock() : new Uint8Array(Math.min(bs, Math.max(length, 2 * (current?.length ?? 0))));
         if (current) room.set(current.subarray(0, Math.min(keep, length)));
       }
-      // Past what is kept, `room` holds stale bytes (a spare block's, or this block's before a truncate):
-      // the gap up to this write becomes zeros, and the write covers the rest of the new length.
+      // Past what is kept, `room` may hold a spare block's stale bytes: the gap up to this write
+      // becomes zeros, and the write covers the rest of the new length.
       if (from - start > keep) room.fill(0, keep, from - start);
       room.set(data.subarray(from - position, to - position), from - start);
       this.dirty.set(k, { ino: inode.ino, index, data: room.subarray(0, length), room, version: this.#bump(inode.ino, index) });

@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ShardId } from '../../src/crypto/index.js';
 import { FileStore, writeShardFile } from '../../src/store/index.js';
-import { PAGE_CACHE_HELPER, dropCachedPages, dropsPageCache } from '../../src/store/pagecache.js';
+import { repoRoot } from '../../src/repo/index.js';
+import { dropCachedPages, dropsPageCache, loadPageCacheHelper, pageCacheProblem } from '../../src/store/pagecache.js';
 
 /** Bytes of `path` in the page cache, as util-linux's fincore counts them (mincore(2)). */
 function cachedBytes(path: string): number {
@@ -25,21 +26,38 @@ describe('shard files and the page cache', () => {
   afterEach(async () => {
     await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
   });
+  const fsType = (dir: string) => execFileSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' }).trim();
+  // tmpfs pages are the file itself (nothing to drop): the checkout's .cache then, which is on a disk.
   const tempDir = async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cairn-pagecache-'));
+    let base = tmpdir();
+    if (fsType(base) === 'tmpfs') {
+      base = join(repoRoot(), '.cache');
+      await mkdir(base, { recursive: true });
+    }
+    const dir = await mkdtemp(join(base, 'cairn-pagecache-'));
     dirs.push(dir);
-    const type = execFileSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' }).trim();
-    // tmpfs pages are the file itself: nothing to drop, and this test would prove nothing.
-    expect(type, `${dir} must be on a disk file system`).not.toBe('tmpfs');
+    expect(fsType(dir), `${dir} must be on a disk file system`).not.toBe('tmpfs');
     return dir;
   };
 
   it('the helper is built: setup compiles native/pagecache.c', () => {
-    expect(dropsPageCache, `${PAGE_CACHE_HELPER} is missing: run npm run setup (needs cc and Node's headers)`).toBe(true);
+    expect(pageCacheProblem).toBeUndefined();
+    expect(dropsPageCache).toBe(true);
   });
 
-  it('a synced put leaves none of the shard in the page cache; an unsynced one stays cached', async () => {
-    const synced = await FileStore.open(await tempDir());
+  it('a helper file that does not load (built elsewhere, cut short) leaves shards cached instead of failing', async () => {
+    const dir = await tempDir();
+    const broken = join(dir, 'pagecache.node');
+    await writeFile(broken, 'not a shared object');
+    const { helper, problem } = loadPageCacheHelper(broken);
+    expect(helper).toBeUndefined();
+    expect(problem).toContain(`${broken} does not load`);
+    expect(loadPageCacheHelper(join(dir, 'absent.node')).problem).toContain('is missing');
+  });
+
+  it('a synced put leaves none of the shard in the page cache; an unsynced one, and a head, stay cached', async () => {
+    const dir = await tempDir();
+    const synced = await FileStore.open(dir);
     const unsynced = await FileStore.open(await tempDir(), { sync: false });
     try {
       const a = shard();
@@ -52,13 +70,17 @@ describe('shard files and the page cache', () => {
       const c = shard();
       await unsynced.put(c.id, c.bytes);
       expect(cachedBytes(unsynced.shardFile(c.id))).toBeGreaterThanOrEqual(SIZE - 4096);
+      // Heads are read at every update: they keep their pages.
+      const volumeId = 'ab'.repeat(16);
+      await synced.putHead({ volumeId, epoch: 1, seq: 1, body: new Uint8Array(100) });
+      expect(cachedBytes(join(dir, 'heads', volumeId))).toBeGreaterThan(0);
     } finally {
       await synced.close();
       await unsynced.close();
     }
   });
 
-  it('the stripe workers’ shard writes (writeShardFile) drop their pages the same way', async () => {
+  it('writeShardFile, what the stripe workers call, drops its pages the same way', async () => {
     const store = await FileStore.open(await tempDir());
     try {
       const a = shard();
@@ -71,11 +93,13 @@ describe('shard files and the page cache', () => {
     }
   });
 
-  it('a bad descriptor is refused without harm; a non-number is a TypeError', async () => {
+  it('a closed descriptor is refused without harm; anything but a whole number >= 0 is a TypeError', async () => {
     const dir = await tempDir();
     const fd = openSync(join(dir, 'x'), 'w');
     closeSync(fd);
     expect(() => dropCachedPages(fd)).not.toThrow();
-    expect(() => dropCachedPages('3' as unknown as number)).toThrow(TypeError);
+    for (const bad of ['3', Number.NaN, -1, 3.5, Number.POSITIVE_INFINITY, undefined]) {
+      expect(() => dropCachedPages(bad as unknown as number), String(bad)).toThrow(TypeError);
+    }
   });
 });
