@@ -15,6 +15,7 @@ export interface BlockFetcher {
 
 /** Reads that keep finding their blocks recycled under them give up after this many tries (never seen). */
 const MAX_TRIES = 100;
+
 export interface DirtyBlock {
   ino: number;
   index: number;
@@ -34,7 +35,6 @@ export interface DirtyBlock {
 const key = (ino: number, index: number) => `${ino}:${index}`;
 const refKey = (ref: BlockRef) => Buffer.from(ref.descriptor.subarray(14, 46)).toString('hex');
 const READ_AHEAD = 8;
-
 
 export class DataLayer {
   readonly blockSize: number;

@@ -134,13 +134,19 @@ describe('block cache recycling', () => {
     return block.data;
   }
 
-  it('an evicted committed block’s buffer is the next dirty block’s; its old bytes never show', async () => {
+  /** A layer whose committed block 0 (11s) the cache has just evicted: its buffer is the next whole dirty block's. */
+  async function spareAfterEviction(): Promise<{ fetcher: FakeFetcher; data: DataLayer; committed: Uint8Array }> {
     const fetcher = new FakeFetcher();
     const data = new DataLayer(BS, fetcher, 2 * BS);
     const inode = sparseFile(INO, 4, [1, 2]);
     const committed = await committedBlock(data, inode);
     for (const i of [1, 2]) await data.read(inode, new Uint8Array(BS), BS, i * BS);
     await nextTurn();
+    return { fetcher, data, committed };
+  }
+
+  it('an evicted committed block’s buffer is the next dirty block’s; its old bytes never show', async () => {
+    const { fetcher, data, committed } = await spareAfterEviction();
     // Four bytes into the middle of a hole: the rest of the block must read as zeros, not as block 0's 11s.
     const other = sparseFile(INO + 1, 4, []);
     data.applyWrite(other, Uint8Array.of(5, 5, 5, 5), 6, await data.prepareWrite(other, 6, 4));
@@ -153,12 +159,7 @@ describe('block cache recycling', () => {
   });
 
   it('a reused buffer is not cleared up front: pieces written in order, and zeros in a gap between two writes', async () => {
-    const fetcher = new FakeFetcher();
-    const data = new DataLayer(BS, fetcher, 2 * BS);
-    const inode = sparseFile(INO, 4, [1, 2]);
-    const committed = await committedBlock(data, inode);
-    for (const i of [1, 2]) await data.read(inode, new Uint8Array(BS), BS, i * BS);
-    await nextTurn();
+    const { data, committed } = await spareAfterEviction();
     const other = sparseFile(INO + 1, 4, []);
     const write = async (value: number, at: number, length: number) =>
       data.applyWrite(other, new Uint8Array(length).fill(value), at, await data.prepareWrite(other, at, length));
