@@ -13,7 +13,6 @@ import {
   readdirIfPresent,
   readIfPresent,
   replaceFile,
-  type ShardFileTarget,
   sweepTemps,
   syncDir,
   tempOwner,
@@ -21,6 +20,7 @@ import {
   writeNewFile,
 } from './fsio.js';
 import { LockTimeoutError, withLockFile } from './lockfile.js';
+import { type FileRange, PackSet, type PackTarget, type WrittenPack } from './packs.js';
 import { decodeHead, decodeLease, encodeHead, encodeLease, type VolumeRecords } from './records.js';
 import { KeyedSerial, Serial } from './serial.js';
 import type { StoreStat } from './types.js';
@@ -37,8 +37,9 @@ export interface FileStoreOptions {
   lockWaitMs?: number;
 }
 
-const FORMAT = 1;
-const SUBDIRS = ['shards', 'heads', 'leases', 'locks'] as const;
+/** Format 2 added packs/; a format 1 store is upgraded when opened (nothing in it changes). */
+const FORMAT = 2;
+const SUBDIRS = ['shards', 'packs', 'heads', 'leases', 'locks'] as const;
 const OWN_ENTRIES = new Set<string>(['id', ...SUBDIRS]);
 /** Locks are held for milliseconds; one this old whose owner is dead was left by a crash. */
 const LOCK_STALE_MS = 10_000;
@@ -64,6 +65,7 @@ export class FileStore extends StoreBase {
   readonly dir: string;
   readonly #usage: Usage;
   readonly #census: ShardCensus;
+  readonly #packs: PackSet;
   readonly #sync: boolean;
   readonly #lockWaitMs: number;
   /** Shard commits and recounts in this process, so the counters move exactly with what this process does. */
@@ -71,11 +73,12 @@ export class FileStore extends StoreBase {
   /** One record update per volume at a time in this process; the lock file orders it against other processes. */
   readonly #volumes = new KeyedSerial();
 
-  private constructor(dir: string, id: string, census: ShardCensus, counts: Counts, options: FileStoreOptions) {
+  private constructor(dir: string, id: string, census: ShardCensus, packs: PackSet, counts: Counts, options: FileStoreOptions) {
     super();
     this.id = id;
     this.dir = dir;
     this.#census = census;
+    this.#packs = packs;
     this.#usage = new Usage(id, options.capacity, counts);
     this.#sync = options.sync ?? true;
     this.#lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
@@ -97,11 +100,15 @@ export class FileStore extends StoreBase {
       const { counts, temps } = await census.count();
       // Temp files of writers that died mid-write: nobody will rename them now.
       for (const { dir: where, names } of temps) await sweepTemps(where, names);
-      for (const where of [location, join(location, 'heads'), join(location, 'leases')]) {
+      for (const where of [location, join(location, 'packs'), join(location, 'heads'), join(location, 'leases')]) {
         await sweepTemps(where, await readdir(where));
       }
       await makePrefixDirs(join(location, 'shards'), options.sync ?? true);
-      return new FileStore(location, options.id ?? identity.id, census, counts, options);
+      const packs = new PackSet(join(location, 'packs'), options.sync ?? true);
+      await packs.refresh(true);
+      const packed = packs.counts();
+      const all = { used: counts.used + packed.used, shards: counts.shards + packed.shards };
+      return new FileStore(location, options.id ?? identity.id, census, packs, all, options);
     } catch (error) {
       if (error instanceof CairnError) throw error;
       throw refuse(`cannot open its directory: ${(error as Error).message}`, error);
@@ -123,32 +130,50 @@ export class FileStore extends StoreBase {
           const counts = await this.#countsAfterPut(previous, bytes.length);
           await rename();
           this.#usage.set(counts);
+          // The file is the copy now: a packed one (perhaps the damaged copy this put heals) goes.
+          await this.#deletePacked(id);
         }),
       );
     });
   }
 
-  shardFile(id: ShardId): string {
+  /** Where shard `id` is kept: its place in a pack this process knows of, else the path its shard file has when it exists. */
+  shardFile(id: ShardId): string | FileRange {
     checkShardId(this.id, id);
-    return this.#shardPath(id);
+    return this.#packs.locate(id) ?? this.#shardPath(id);
+  }
+
+  /** Packs skipped because their index does not check, with why: their shards read as missing until repair rebuilds them. */
+  damagedPacks(): ReadonlyMap<string, string> {
+    return this.#packs.damaged;
   }
 
   // A capacity needs the count checked before the rename, in this process's queue: only put does that.
   // A closed store takes nothing more: its put says so.
-  shardFileTarget(id: ShardId): ShardFileTarget | undefined {
+  packTarget(): PackTarget | undefined {
     if (this.closed || this.#usage.capacity !== null) return undefined;
-    return { path: this.shardFile(id), sync: this.#sync };
+    return { dir: this.#packs.dir, sync: this.#sync };
   }
 
-  shardFileWritten(id: ShardId, previous: number | undefined, size: number): void {
-    checkShardId(this.id, id);
-    this.#usage.set(this.#usage.afterPut(previous, size));
+  packWritten(pack: WrittenPack): void {
+    for (const id of pack.ids) checkShardId(this.id, id);
+    let counts = this.#usage.stat() as Counts;
+    pack.ids.forEach((id, i) => {
+      if (this.#packs.locate(id) === undefined) counts = { used: counts.used + pack.lengths[i], shards: counts.shards + 1 };
+    });
+    this.#packs.add(pack);
+    this.#usage.set(counts);
   }
 
   protected getShard(id: ShardId, signal?: AbortSignal): Promise<Uint8Array | undefined> {
     return this.#guard(async () => {
+      if (this.#packs.locate(id)) {
+        const packed = await this.#packs.read(id, signal);
+        if (packed) return packed;
+      }
       const bytes = await readIfPresent(this.#shardPath(id), signal);
-      if (bytes === undefined) return undefined;
+      // Packs other processes wrote since this one looked are found by read.
+      if (bytes === undefined) return this.#packs.read(id, signal);
       // A plain Uint8Array like every other backend's; copied only when readFile used Node's shared pool.
       const own = bytes.byteLength === bytes.buffer.byteLength;
       return own ? new Uint8Array(bytes.buffer) : Uint8Array.from(bytes);
@@ -156,7 +181,11 @@ export class FileStore extends StoreBase {
   }
 
   protected hasShard(id: ShardId): Promise<boolean> {
-    return this.#guard(async () => (await lstat(this.#shardPath(id)).catch(ifMissing)) !== undefined);
+    return this.#guard(async () => {
+      if (this.#packs.locate(id) || (await lstat(this.#shardPath(id)).catch(ifMissing)) !== undefined) return true;
+      await this.#packs.refresh();
+      return this.#packs.locate(id) !== undefined;
+    });
   }
 
   protected deleteShard(id: ShardId, signal?: AbortSignal): Promise<void> {
@@ -164,6 +193,7 @@ export class FileStore extends StoreBase {
     return this.#guard(async () => {
       const removed = await this.#commits.run(async () => {
         signal?.throwIfAborted();
+        await this.#deletePacked(id);
         const previous = (await lstat(path).catch(ifMissing))?.size;
         if (previous === undefined) return false;
         // Gone already means another process deleted it; the next recount shows that.
@@ -173,6 +203,20 @@ export class FileStore extends StoreBase {
       });
       if (removed && this.#sync) await syncDir(dirname(path));
     });
+  }
+
+  /** Marks the shard dead in its pack; a pack left mostly dead goes, its live shards moved out to shard files first. */
+  async #deletePacked(id: ShardId): Promise<void> {
+    const deleted = await this.#packs.delete(id);
+    if (!deleted) return;
+    this.#usage.set(this.#usage.afterDelete(deleted.length));
+    for (const { pack, unpack } of deleted.emptied) {
+      for (const live of unpack) {
+        const bytes = await this.#packs.read(live);
+        if (bytes) await replaceFile(this.#shardPath(live), bytes, { sync: this.#sync, uncache: true });
+      }
+      await this.#packs.remove(pack);
+    }
   }
 
   protected listShards(after: ShardId | undefined, count: number, signal?: AbortSignal): Promise<ShardId[]> {
@@ -189,7 +233,13 @@ export class FileStore extends StoreBase {
         ids.push(...names.slice(0, count - ids.length));
         if (ids.length >= count) break;
       }
-      return ids;
+      await this.#packs.refresh(true);
+      const packed = this.#packs.idsAfter(after);
+      if (packed.length === 0) return ids;
+      // Loose ids past the last one read were not looked at: the merge stops before them.
+      const last = ids.length >= count ? ids[ids.length - 1] : undefined;
+      const merged = [...new Set([...ids, ...packed.filter((id) => last === undefined || id < last)])].sort();
+      return merged.slice(0, count);
     });
   }
 
@@ -263,7 +313,10 @@ export class FileStore extends StoreBase {
 
   /** Runs inside #commits, so no commit of this process is half counted. */
   async #recount(): Promise<void> {
-    this.#usage.set((await this.#census.count()).counts);
+    const loose = (await this.#census.count()).counts;
+    await this.#packs.refresh(true);
+    const packed = this.#packs.counts();
+    this.#usage.set({ used: loose.used + packed.used, shards: loose.shards + packed.shards });
   }
 
   #shardPath(id: ShardId): string {
@@ -312,7 +365,16 @@ async function makePrefixDirs(shards: string, sync: boolean): Promise<void> {
 async function readOrCreateIdentity(dir: string, refuse: Refuse): Promise<Identity> {
   const path = join(dir, 'id');
   const existing = await readIfPresent(path);
-  if (existing !== undefined) return parseIdentity(existing, refuse);
+  if (existing !== undefined) {
+    const identity = parseIdentity(existing, refuse);
+    if (identity.format === FORMAT) return identity;
+    // Format 1 had no packs: marking it 2 keeps a Cairn that cannot read packs from missing them later.
+    const upgraded = { format: FORMAT, id: identity.id };
+    await replaceFile(path, new TextEncoder().encode(JSON.stringify(upgraded)), { sync: true }).catch((error: unknown) => {
+      if (errorCode(error) !== 'EROFS') throw error;
+    });
+    return upgraded;
+  }
   // Refuse to adopt a directory with other things in it: they would sit beside shards forever.
   const foreign = (await readdir(dir)).filter((name) => !OWN_ENTRIES.has(name) && tempOwner(name) === undefined);
   if (foreign.length > 0) {
@@ -341,8 +403,8 @@ function parseIdentity(bytes: Uint8Array, refuse: Refuse): Identity {
   } catch (error) {
     throw refuse('its id file is damaged', error);
   }
-  if (identity.format !== FORMAT) {
-    throw refuse(`its directory holds store format ${identity.format}; this Cairn reads format ${FORMAT}`);
+  if (identity.format !== FORMAT && identity.format !== 1) {
+    throw refuse(`its directory holds store format ${identity.format}; this Cairn reads formats 1 and ${FORMAT}`);
   }
   if (typeof identity.id !== 'string' || identity.id.length === 0) throw refuse('its id file is damaged');
   return identity as Identity;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { close, constants, fsync, open as openFd, readFileSync, write } from 'node:fs';
-import { lstat, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { close, constants, fsync, open as openFd, readFileSync, writev } from 'node:fs';
+import { readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { dropCachedPages } from './pagecache.js';
@@ -50,8 +50,10 @@ export async function readdirIfPresent(path: string): Promise<string[]> {
 // them, and FileHandle's promise plumbing cost the mount's thread more than
 // the writes themselves.
 const openAsync = promisify(openFd);
-const writeAsync = (fd: number, bytes: Uint8Array) =>
-  new Promise<number>((resolve, reject) => write(fd, bytes, (err, written) => (err ? reject(err) : resolve(written))));
+const writevAsync = (fd: number, parts: Uint8Array[]) =>
+  new Promise<number>((resolve, reject) => writev(fd, parts, (err, written) => (err ? reject(err) : resolve(written))));
+/** Linux takes at most this many buffers in one writev. */
+const IOV_MAX = 1024;
 const fsyncAsync = promisify(fsync);
 const closeAsync = promisify(close);
 
@@ -66,15 +68,23 @@ export interface WriteMode {
 }
 
 /**
- * Creates `path` (failing if it exists) holding `bytes`, on disk before this
- * resolves when `sync`: opened O_DSYNC, so each write returns once its data
- * and the file's size are durable (fdatasync's promise) with no fsync call to
- * wait for afterwards.
+ * Creates `path` (failing if it exists) holding `bytes` (or the parts, one
+ * after another, in one writev), on disk before this resolves when `sync`:
+ * opened O_DSYNC, so each write returns once its data and the file's size are
+ * durable (fdatasync's promise) with no fsync call to wait for afterwards.
  */
-export async function writeNewFile(path: string, bytes: Uint8Array, mode: WriteMode): Promise<void> {
+export async function writeNewFile(path: string, bytes: Uint8Array | readonly Uint8Array[], mode: WriteMode): Promise<void> {
+  let parts = bytes instanceof Uint8Array ? [bytes] : bytes.filter((part) => part.length > 0);
   const fd = await openAsync(path, mode.sync ? CREATE | constants.O_DSYNC : CREATE, 0o666);
   try {
-    for (let at = 0; at < bytes.length; ) at += await writeAsync(fd, bytes.subarray(at));
+    while (parts.length > 0) {
+      // A short write leaves the rest of the parts, the first of them cut where the write stopped.
+      let written = await writevAsync(fd, parts.slice(0, IOV_MAX));
+      let done = 0;
+      while (done < parts.length && written >= parts[done].length) written -= parts[done++].length;
+      parts = parts.slice(done);
+      if (written > 0) parts[0] = parts[0].subarray(written);
+    }
     // On disk now (O_DSYNC), so its pages are clean and can go.
     if (mode.sync && mode.uncache) dropCachedPages(fd);
   } finally {
@@ -115,28 +125,6 @@ export async function replaceFile(
     if (!moved) await unlink(temp).catch(() => undefined);
   }
   if (mode.sync) await syncDir(dirname(path));
-}
-
-/** Where a shard file goes and how: what FileStore.shardFileTarget hands a writer on another thread. */
-export interface ShardFileTarget {
-  path: string;
-  /** fsync as FileStore does with `sync` (the default): durable before the write resolves. */
-  sync: boolean;
-}
-
-/**
- * Stores `bytes` as the shard file of `target` the way FileStore's put does
- * (a temp file renamed over the name), for a writer on another thread (the
- * stripe engine's workers). Returns the size of the file it replaced,
- * undefined when there was none, for the store's counts.
- */
-export async function writeShardFile(target: ShardFileTarget, bytes: Uint8Array): Promise<number | undefined> {
-  let previous: number | undefined;
-  await replaceFile(target.path, bytes, { sync: target.sync, uncache: true }, async (rename) => {
-    previous = (await lstat(target.path).catch(ifMissing))?.size;
-    await rename();
-  });
-  return previous;
 }
 
 /** Removes the temp files left in `dir` by processes that have died (a crash mid-write). */

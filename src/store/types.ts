@@ -1,5 +1,5 @@
 import type { ShardId } from '../crypto/index.js';
-import type { ShardFileTarget } from './fsio.js';
+import type { FileRange, PackTarget, WrittenPack } from './packs.js';
 
 export interface StoreOptions {
   /** Aborting rejects the operation with OperationAbortedError (see docs/STORES.md for what a cancelled put may leave). */
@@ -109,20 +109,21 @@ export interface ShardStore {
   /** Waits for operations already started, then releases the backend; idempotent. */
   close(): Promise<void>;
   /**
-   * Optional, for stores that keep each shard as a plain file on this
-   * machine: the file that holds shard `id` when it is stored. A reader may
+   * Optional, for stores that keep shards in plain files on this machine:
+   * where shard `id` is, a whole file or a part of one (a pack). A reader may
    * read it directly, off the thread that serves FUSE (the stripe engine does,
-   * on its workers), and must check it against the id as get would.
+   * on its workers), and must check it against the id as get would; when it
+   * is not there, get finds it if the store has it.
    */
-  shardFile?(id: ShardId): string;
+  shardFile?(id: ShardId): string | FileRange;
   /**
-   * Optional, with shardFile: where a writer on another thread may store
-   * shard `id` itself, with writeShardFile (store/fsio.ts: the steps put
-   * takes), instead of handing the bytes to put on this one. Undefined when
-   * the store must see the bytes (it enforces a capacity). Whoever writes
-   * through it reports each file with shardFileWritten.
+   * Optional, with shardFile: where a writer on another thread may write
+   * many shards as one pack (writePack, store/packs.ts) instead of handing
+   * each to put on this one. Undefined when the store must see the bytes (it
+   * enforces a capacity) or is closed. Whoever writes a pack reports it with
+   * packWritten.
    */
-  shardFileTarget?(id: ShardId): ShardFileTarget | undefined;
-  /** Counts a shard file written through shardFileTarget; `previous` is the size of the file it replaced, undefined when new. */
-  shardFileWritten?(id: ShardId, previous: number | undefined, size: number): void;
+  packTarget?(): PackTarget | undefined;
+  /** Takes in a pack written through packTarget: its shards are stored from then on. */
+  packWritten?(pack: WrittenPack): void;
 }

@@ -14,14 +14,15 @@ import { BlockTooLargeError, StripeUnrecoverableError } from './errors.js';
 import type { OpenedStripe } from './open.js';
 import type { ShardSource } from './sources.js';
 import type { SealOptions, SealedStripe, StripeKeys } from './seal.js';
-import type { ShardFileTarget } from '../store/fsio.js';
+import type { PackTarget, WrittenPack } from '../store/packs.js';
 
 type WireError = { name: string; message: string; stack?: string; [field: string]: unknown };
 
 export type Request =
   /** `hold`: keep the shards on the worker until a settle names this request's id. */
   | { id: number; op: 'seal'; block: Uint8Array; options: SealOptions; hold?: boolean }
-  | { id: number; op: 'settle'; held: number; files: readonly (ShardFileTarget | undefined)[] }
+  /** Each stripe's shard i goes into the pack for packs[to[i]] (none where to[i] is -1). */
+  | { id: number; op: 'settle'; stripes: readonly { held: number; ids: readonly string[]; to: readonly number[] }[]; packs: readonly PackTarget[] }
   | { id: number; op: 'open'; descriptor: StripeDescriptor; shards: readonly ShardSource[]; keys: StripeKeys }
   | { id: number; op: 'recycle'; buffer: ArrayBuffer };
 
@@ -32,37 +33,50 @@ export interface Reply {
   size?: number;
   descriptor?: StripeDescriptor;
   bad?: readonly number[];
-  written?: ({ previous: number | undefined } | { error: WireError } | undefined)[];
+  /** Per pack target of a settle: the pack written, or why not (undefined: no shard went there). */
+  packs?: ({ pack: WrittenPack } | { error: WireError } | undefined)[];
+  /** Stripes of a settle with a shard in no pack, by their place in the request, and where their shards are. */
+  returned?: { index: number; buffer: ArrayBuffer; offset: number; size: number }[];
   error?: WireError;
 }
-
-/** What became of one shard a held stripe was asked to write: the size of the file it replaced (undefined when new), or why it failed. */
-export type ShardWrite = { previous: number | undefined } | { error: Error };
 
 /**
  * A stripe sealed on a worker thread whose shards stay there until settled.
  * The worker writes the shards that go to files itself, so the thread that
- * serves FUSE makes one round trip per stripe instead of eight file system
- * calls per shard (and receives no shard memory, which V8 would count
+ * serves FUSE makes one round trip per group of stripes instead of file
+ * system calls per shard (and receives no shard memory, which V8 would count
  * towards its next full collection); only what is left comes back.
  */
 export interface HeldStripe {
   readonly descriptor: StripeDescriptor;
   /** Bytes of each shard. */
   readonly shardBytes: number;
-  /**
-   * Ends the hold; call it exactly once. Writes shard i to files[i] where
-   * one is given (writeShardFile, on the worker), and resolves with what
-   * became of each (undefined where no file was given), plus the shards
-   * themselves when any is left unwritten.
-   */
-  settle(files: readonly (ShardFileTarget | undefined)[]): Promise<SettledStripe>;
+  /** The engine holding it, whose settle ends the hold. */
+  readonly settler: StripeSettler;
 }
 
-export interface SettledStripe {
-  written: (ShardWrite | undefined)[];
-  /** The shards, brought here, when some shard has no file or its write failed. */
-  sealed?: SealedStripe;
+/** What a settle was asked for: a held stripe and, for each shard, the pack target it goes to (undefined: none). */
+export interface Settling {
+  stripe: HeldStripe;
+  to: readonly (number | undefined)[];
+}
+
+export interface SettledStripes {
+  /** The packs written, each with the index of its target (a target may get one pack per worker thread). */
+  packs: { target: number; pack: WrittenPack }[];
+  /** Packs that could not be written, by target. */
+  failures: { target: number; error: Error }[];
+  /** Per stripe, in order: which shards are in a written pack, and the shards themselves when some is not. */
+  stripes: { written: boolean[]; sealed?: SealedStripe }[];
+}
+
+export interface StripeSettler {
+  /**
+   * Ends the hold of each stripe given (each exactly once, ever): its shards
+   * go into one pack per target and worker (writePack, on the worker), and
+   * the shards of every stripe with a shard left over come back here.
+   */
+  settle(stripes: readonly Settling[], packs: readonly PackTarget[]): Promise<SettledStripes>;
 }
 
 /** A worker died or could not start; the operation may be retried. */
@@ -105,8 +119,10 @@ interface Slot {
   inflight: Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>;
 }
 
-export class StripeEngine {
+export class StripeEngine implements StripeSettler {
   readonly threads: number;
+  /** Where each held stripe is: the worker and the id of its seal there; gone once settled. */
+  readonly #held = new WeakMap<HeldStripe, { slot: Slot; id: number }>();
   readonly #slots: (Slot | undefined)[];
   #nextId = 0;
   #closed = false;
@@ -126,19 +142,47 @@ export class StripeEngine {
   async sealHeld(block: Uint8Array, options: SealOptions): Promise<HeldStripe> {
     const slot = this.#leastBusy();
     const reply = await this.#call({ id: 0, op: 'seal', block, options, hold: true }, [], slot);
-    const descriptor = reply.descriptor!;
-    let settled = false;
-    return {
-      descriptor,
-      shardBytes: reply.size!,
-      settle: async (files) => {
-        if (settled) throw new StripeWorkerError('this stripe was settled already: its shards are gone from the worker');
-        settled = true;
-        const r = await this.#call({ id: 0, op: 'settle', held: reply.id, files }, [], slot);
-        const written = (r.written ?? []).map((w) => w && ('error' in w ? { error: revive(w.error) } : w));
-        return { written, sealed: r.buffer ? shardsOf(r, descriptor) : undefined };
-      },
+    const held: HeldStripe = { descriptor: reply.descriptor!, shardBytes: reply.size!, settler: this };
+    this.#held.set(held, { slot, id: reply.id });
+    return held;
+  }
+
+  async settle(stripes: readonly Settling[], packs: readonly PackTarget[]): Promise<SettledStripes> {
+    const where = stripes.map(({ stripe }) => this.#held.get(stripe));
+    if (where.some((w) => w === undefined)) {
+      throw new StripeWorkerError('a stripe was settled already, or not held by this engine: its shards are gone from the worker');
+    }
+    for (const { stripe } of stripes) this.#held.delete(stripe);
+    const result: SettledStripes = {
+      packs: [],
+      failures: [],
+      stripes: stripes.map(({ stripe, to }) => ({ written: Array.from({ length: stripe.descriptor.k + stripe.descriptor.m }, (_, i) => to[i] !== undefined) })),
     };
+    // One request per worker, for the stripes it holds: each writes its own packs.
+    const bySlot = new Map<Slot, number[]>();
+    where.forEach((w, i) => bySlot.set(w!.slot, [...(bySlot.get(w!.slot) ?? []), i]));
+    await Promise.all(
+      [...bySlot].map(async ([slot, indices]) => {
+        const request = indices.map((i) => ({
+          held: where[i]!.id,
+          ids: stripes[i].stripe.descriptor.shardIds,
+          to: stripes[i].to.map((t) => t ?? -1),
+        }));
+        const reply = await this.#call({ id: 0, op: 'settle', stripes: request, packs }, [], slot);
+        (reply.packs ?? []).forEach((p, target) => {
+          if (p && 'pack' in p) result.packs.push({ target, pack: p.pack });
+          else if (p) {
+            result.failures.push({ target, error: revive(p.error) });
+            for (const i of indices) stripes[i].to.forEach((t, shard) => t === target && (result.stripes[i].written[shard] = false));
+          }
+        });
+        for (const r of reply.returned ?? []) {
+          const i = indices[r.index];
+          result.stripes[i].sealed = shardsOf({ id: 0, ...r }, stripes[i].stripe.descriptor);
+        }
+      }),
+    );
+    return result;
   }
 
   /** Shards given as file paths are read on the worker (see openSources). */

@@ -5,4 +5,4 @@ export { type OpenedStripe, openStripe } from './open.js';
 export { rebuildShards } from './rebuild.js';
 export { type ShardSource, openSources } from './sources.js';
 export { type SealOptions, type SealedStripe, type StripeKeys, sealStripe } from './seal.js';
-export { type HeldStripe, type SettledStripe, type ShardWrite, StripeEngine, StripeWorkerError } from './engine.js';
+export { type HeldStripe, type SettledStripes, type Settling, type StripeSettler, StripeEngine, StripeWorkerError } from './engine.js';

@@ -7,16 +7,19 @@
  */
 import { readFileSync } from 'node:fs';
 import type { MaybeShard } from '../../erasure/index.js';
+// The module itself, not store/index: a worker should not carry every backend's code in its heap.
+import { type FileRange, readRangeSync } from '../store/packs.js';
 import type { StripeDescriptor } from './descriptor.js';
 import { StripeUnrecoverableError } from './errors.js';
 import { type OpenedStripe, openStripe } from './open.js';
 import type { StripeKeys } from './seal.js';
 
-/** A shard's bytes, the path of the file that holds it, or nothing. */
-export type ShardSource = Uint8Array | string | null;
+/** A shard's bytes, the path of the file that holds it, the part of a file (a pack) that does, or nothing. */
+export type ShardSource = Uint8Array | string | FileRange | null;
 
 function load(source: ShardSource | undefined): MaybeShard {
-  if (typeof source !== 'string') return source ?? null;
+  if (source == null || source instanceof Uint8Array) return source ?? null;
+  if (typeof source !== 'string') return readRangeSync(source) ?? null;
   try {
     const bytes = readFileSync(source);
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);

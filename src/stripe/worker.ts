@@ -8,7 +8,7 @@ import { openSources } from './sources.js';
 import { sealStripe } from './seal.js';
 import type { Reply, Request } from './engine.js';
 // The module itself, not store/index: a worker should not carry every backend's code in its heap.
-import { writeShardFile } from '../store/fsio.js';
+import { writePack } from '../store/packs.js';
 
 if (!parentPort) throw new Error('src/stripe/worker.ts runs only as a worker thread');
 const port = parentPort;
@@ -24,28 +24,31 @@ useHashHelper(false);
 /** Shards of stripes sealed with `hold`, by the seal's request id, until their settle. */
 const held = new Map<number, Uint8Array[]>();
 
-/** Writes the held shards that have files (all at once, like the puts they stand for); sends back the shards only if some are left. */
+/** Writes one pack per target from the held shards sent there; sends back the shards of stripes that have any left over. */
 async function settle(req: Extract<Request, { op: 'settle' }>): Promise<void> {
-  const shards = held.get(req.held);
-  held.delete(req.held);
-  if (!shards) throw new Error(`no stripe is held under ${req.held}`);
-  const written: Reply['written'] = await Promise.all(
-    shards.map(async (bytes, i) => {
-      const target = req.files[i];
-      if (!target) return undefined;
+  const missing = req.stripes.find((s) => !held.has(s.held));
+  if (missing) throw new Error(`no stripe is held under ${missing.held}`);
+  const stripes = req.stripes.map((s) => held.get(s.held)!);
+  for (const s of req.stripes) held.delete(s.held);
+  const groups = req.packs.map((): { id: string; bytes: Uint8Array }[] => []);
+  req.stripes.forEach((s, j) => s.to.forEach((target, i) => target >= 0 && groups[target].push({ id: s.ids[i], bytes: stripes[j][i] })));
+  const packs: Reply['packs'] = await Promise.all(
+    groups.map(async (shards, target) => {
+      if (shards.length === 0) return undefined;
       try {
-        return { previous: await writeShardFile(target, bytes) };
+        return { pack: await writePack(req.packs[target], shards) };
       } catch (err) {
         return { error: serialize(err)! };
       }
     }),
   );
-  if (written.every((w) => w && !('error' in w))) {
-    port.postMessage({ id: req.id, written } satisfies Reply);
-    return;
-  }
-  const buffer = shards[0].buffer as ArrayBuffer;
-  port.postMessage({ id: req.id, written, buffer, offset: shards[0].byteOffset, size: shards[0].length } satisfies Reply, [buffer]);
+  const returned: NonNullable<Reply['returned']> = [];
+  req.stripes.forEach((s, index) => {
+    if (s.to.length === stripes[index].length && s.to.every((target) => target >= 0 && packs[target] && 'pack' in packs[target])) return;
+    const first = stripes[index][0];
+    returned.push({ index, buffer: first.buffer as ArrayBuffer, offset: first.byteOffset, size: first.length });
+  });
+  port.postMessage({ id: req.id, packs, returned } satisfies Reply, returned.map((r) => r.buffer));
 }
 
 port.on('message', async (req: Request) => {

@@ -3,7 +3,7 @@
  * any k shards, and the small per-volume records (heads, leases) kept on
  * every store. All the waiting on several stores at once lives here.
  */
-import { ShardCorruptError, type ShardStore } from '../store/index.js';
+import { type PackTarget, ShardCorruptError, type ShardStore } from '../store/index.js';
 import { place, type StoreInfo } from '../placement/index.js';
 import {
   type HeldStripe,
@@ -96,38 +96,85 @@ export class Backend {
    * the record repair works from.
    */
   async putStripe(stripe: SealedStripe | HeldStripe): Promise<BlockRef> {
-    const { descriptor } = stripe;
-    const held = 'settle' in stripe ? stripe : undefined;
-    const shardSize = held ? held.shardBytes : (stripe as SealedStripe).shards[0].length;
+    return (await this.putStripes([stripe]))[0];
+  }
+
+  /**
+   * putStripe for several stripes at once: the shards held on worker threads
+   * that go to stores keeping files are written there as one pack per store
+   * and thread (a commit's shards in a few files rather than one each). Every
+   * stripe is settled whatever happens; the first that cannot be stored
+   * fails the call once all are done.
+   */
+  async putStripes(stripes: readonly (SealedStripe | HeldStripe)[]): Promise<BlockRef[]> {
     const durable = this.stores.every((s) => this.#traits.get(s.id)?.durable === true);
-    const landed = descriptor.k + (durable ? 0 : Math.min(1, descriptor.m));
-    let placement: ReturnType<typeof place>;
-    try {
-      placement = place(descriptor.shardIds[0], this.#infos(), descriptor, {
-        shardSize,
-        allowDegraded: true,
-        minimumDegraded: descriptor.m > 0 ? landed : undefined,
-      });
-    } catch (err) {
-      // Ends the hold; the placement's error is the one to report.
-      await held?.settle([]).catch(() => undefined);
-      throw err;
-    }
-    const stores = placement.stores.map((id) => id ?? '');
+    const plans = stripes.map((stripe) => {
+      const { descriptor } = stripe;
+      const held = 'settler' in stripe ? stripe : undefined;
+      const shardSize = held ? held.shardBytes : (stripe as SealedStripe).shards[0].length;
+      const landed = descriptor.k + (durable ? 0 : Math.min(1, descriptor.m));
+      try {
+        const placement = place(descriptor.shardIds[0], this.#infos(), descriptor, {
+          shardSize,
+          allowDegraded: true,
+          minimumDegraded: descriptor.m > 0 ? landed : undefined,
+        });
+        return { stripe, held, landed, stores: placement.stores.map((id) => id ?? '') };
+      } catch (error) {
+        return { stripe, held, landed, stores: [] as string[], error };
+      }
+    });
     // Shards held on the worker that sealed them are written there when their store keeps files;
-    // the rest, and any such write that failed, come here and take the usual way.
-    const written = new Array<boolean>(stores.length).fill(false);
-    let sealed = held ? undefined : (stripe as SealedStripe);
-    if (held) {
-      const files = stores.map((id, i) => (id ? this.#byId.get(id)?.shardFileTarget?.(descriptor.shardIds[i]) : undefined));
-      const settled = await held.settle(files);
-      settled.written.forEach((w, i) => {
-        if (!w || 'error' in w) return;
-        written[i] = true;
-        this.#byId.get(stores[i])!.shardFileWritten?.(descriptor.shardIds[i], w.previous, shardSize);
+    // the rest, and those whose pack failed, come here and take the usual way.
+    const written = plans.map((p) => new Array<boolean>(p.stores.length).fill(false));
+    const sealed = plans.map((p) => (p.held ? undefined : (p.stripe as SealedStripe)));
+    const packErrors = new Map<string, Error>();
+    for (const [settler, indices] of groupBy(plans.flatMap((p, i) => (p.held ? [i] : [])), (i) => plans[i].held!.settler)) {
+      const targets: PackTarget[] = [];
+      const targetOf = new Map<string, number>();
+      const settling = indices.map((i) => ({
+        stripe: plans[i].held!,
+        to: plans[i].error
+          ? []
+          : plans[i].stores.map((id) => {
+              if (!id) return undefined;
+              if (!targetOf.has(id)) {
+                const target = this.#byId.get(id)?.packTarget?.();
+                targetOf.set(id, target ? targets.push(target) - 1 : -1);
+              }
+              const t = targetOf.get(id)!;
+              return t >= 0 ? t : undefined;
+            }),
+      }));
+      const storeOf = [...targetOf].filter(([, t]) => t >= 0).sort((a, b) => a[1] - b[1]).map(([id]) => id);
+      const settled = await settler.settle(settling, targets);
+      for (const { target, pack } of settled.packs) this.#byId.get(storeOf[target])!.packWritten!(pack);
+      for (const { target, error } of settled.failures) packErrors.set(storeOf[target], error);
+      indices.forEach((i, j) => {
+        written[i] = settled.stripes[j].written;
+        sealed[i] = settled.stripes[j].sealed;
       });
-      sealed = settled.sealed;
     }
+    const results = await Promise.allSettled(
+      plans.map((plan, i) => {
+        if (plan.error) return Promise.reject(plan.error);
+        return this.#putRest(plan.stripe.descriptor, plan.stores, written[i], sealed[i], plan.landed, packErrors);
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return results.map((r) => (r as PromiseFulfilledResult<BlockRef>).value);
+  }
+
+  /** The shards not yet written go to their stores by put, or to spare stores when those refuse. */
+  async #putRest(
+    descriptor: StripeDescriptor,
+    stores: string[],
+    written: readonly boolean[],
+    sealed: SealedStripe | undefined,
+    landed: number,
+    packErrors: ReadonlyMap<string, Error>,
+  ): Promise<BlockRef> {
     const options = { verify: sealed?.owned !== true };
     const spare = this.stores.map((s) => s.id).filter((id) => !stores.includes(id) && this.isUp(id));
     // A store that refuses (full, or failing) gives its shard to a spare store, new zones first.
@@ -140,7 +187,7 @@ export class Backend {
           await this.#byId.get(first)!.put(descriptor.shardIds[i], shards[i], options);
           return;
         } catch (err) {
-          if (spare.length === 0) throw err;
+          if (spare.length === 0) throw packErrors.get(first) ?? err;
         }
       }
       const used = new Set(stores.filter(Boolean).map((id) => this.zoneOf(id)));
@@ -332,4 +379,10 @@ export class Backend {
   get quorum(): number {
     return Math.floor(this.stores.length / 2) + 1;
   }
+}
+
+function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
+  return groups;
 }

@@ -28,6 +28,12 @@ import type { Op } from './ops.js';
 const MAX_SEGMENTS = 16;
 const DEFAULT_LEASE_MS = 30_000;
 const DEFAULT_COMMIT_MS = 5_000;
+/**
+ * Stripes a commit seals and stores as one group, per stripe worker: each
+ * worker writes its shards of a group as one pack per store (8 x 256 KiB with
+ * 1 MiB blocks and 4+2), and two groups are in flight.
+ */
+const STRIPES_PER_THREAD = 8;
 /** Dirty bytes past which a write waits for a commit: memory pressure. */
 const DIRTY_LIMIT = 128 * 2 ** 20;
 
@@ -456,15 +462,24 @@ export class Volume {
 
   async #storeBlocks(blocks: DirtyBlock[]): Promise<BlockRef[]> {
     const refs: BlockRef[] = new Array(blocks.length);
+    const size = this.#engine.threads * STRIPES_PER_THREAD;
     let next = 0;
-    const worker = async () => {
-      while (next < blocks.length) {
-        const i = next++;
-        refs[i] = await this.#storeStripe(blocks[i].data, BlockKind.Data);
+    let failed = false;
+    const lane = async () => {
+      while (next < blocks.length && !failed) {
+        const start = next;
+        next = Math.min(blocks.length, start + size);
+        try {
+          const stored = await this.#storeStripes(blocks.slice(start, next).map((b) => b.data), BlockKind.Data);
+          stored.forEach((ref, j) => (refs[start + j] = ref));
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
       }
     };
-    // Several stripes per worker in flight, so sealing overlaps with the shard writes and fsyncs of others.
-    await Promise.all(Array.from({ length: Math.min(blocks.length, this.#engine.threads * 8) }, worker));
+    // Two groups in flight: one is sealed while the packs of the other are written.
+    await Promise.all([lane(), lane()]);
     return refs;
   }
 
@@ -476,19 +491,28 @@ export class Volume {
     for (let at = 0; at < Math.max(1, bytes.length); at += bs) parts.push(bytes.length > bs ? bytes.slice(at, at + bs) : bytes);
     // On the stripe workers like data blocks: a big file's segment lists all its blocks, and
     // sealing and storing it here took the thread that serves FUSE 10-30 ms a commit.
-    return Promise.all(parts.map((part) => this.#storeStripe(part, BlockKind.Metadata)));
+    return this.#storeStripes(parts, BlockKind.Metadata);
   }
 
-  /** Sealed on a stripe worker, which also writes the shards bound for file stores (HeldStripe). */
-  async #storeStripe(block: Uint8Array, kind: BlockKind): Promise<BlockRef> {
-    const sealed = await this.#engine.sealHeld(block, {
-      ...this.#stripeKeys,
-      kind,
-      k: this.config.k,
-      m: this.config.m,
-      padTo: Math.min(padClass(block.length), this.config.blockSize),
-    });
-    return this.backend.putStripe(sealed);
+  /** Sealed on the stripe workers, which also write the shards bound for file stores, as packs (HeldStripe). */
+  async #storeStripes(blocks: readonly Uint8Array[], kind: BlockKind): Promise<BlockRef[]> {
+    const sealing = await Promise.allSettled(
+      blocks.map((block) =>
+        this.#engine.sealHeld(block, {
+          ...this.#stripeKeys,
+          kind,
+          k: this.config.k,
+          m: this.config.m,
+          padTo: Math.min(padClass(block.length), this.config.blockSize),
+        }),
+      ),
+    );
+    const held = sealing.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = sealing.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failed) return this.backend.putStripes(held);
+    // Ends the holds of the ones that did seal; their shards are dropped.
+    await this.#engine.settle(held.map((stripe) => ({ stripe, to: [] })), []).catch(() => undefined);
+    throw failed.reason;
   }
 
   async #putHead(root: Root): Promise<void> {

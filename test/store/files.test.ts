@@ -3,14 +3,18 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from '
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ShardId } from '../../src/crypto/index.js';
+import { isShardId, type ShardId, shardId } from '../../src/crypto/index.js';
 import {
   FileStore,
   type FileStoreOptions,
   LeaseConflictError,
+  readRangeSync,
+  ShardNotFoundError,
+  type StoreOptions,
   StoreUnavailableError,
-  writeShardFile,
+  writePack,
 } from '../../src/store/index.js';
+import { readPackIndex } from '../../src/store/packs.js';
 import { shardStoreConformance, type StoreHarness } from './conformance.js';
 import { flipFirstByte, storeTestKit } from './kit.js';
 import {
@@ -58,6 +62,50 @@ shardStoreConformance('FileStore', ({ capacity }) => filesHarness({ capacity }),
   corruptible: true,
   capacity: true,
 });
+
+/**
+ * The same store with every put written as a pack, the way the stripe
+ * workers store a commit's shards (a put the store would refuse still goes
+ * to put, which refuses it).
+ */
+function packingPuts(store: FileStore): FileStore {
+  return new Proxy(store, {
+    get(target, name) {
+      if (name === 'put') {
+        return async (id: ShardId, bytes: Uint8Array, options?: StoreOptions) => {
+          const to = target.packTarget();
+          if (!to || options?.signal?.aborted || !isShardId(id) || shardId(bytes) !== id) return target.put(id, bytes, options);
+          target.packWritten(await writePack(to, [{ id, bytes: Uint8Array.from(bytes) }]));
+        };
+      }
+      const value = Reflect.get(target, name) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+shardStoreConformance(
+  'FileStore, puts written as packs',
+  async ({ capacity }) => {
+    const harness = await filesHarness({ capacity });
+    let store = packingPuts(harness.store as FileStore);
+    return {
+      get store() {
+        return store;
+      },
+      async reopen() {
+        store = packingPuts((await harness.reopen!()) as FileStore);
+        return store;
+      },
+      async corrupt(id) {
+        const where = (harness.store as FileStore).shardFile(id);
+        await (typeof where === 'string' ? flipFirstByte(where) : flipFirstByte(where.path, where.offset));
+      },
+      cleanup: () => harness.cleanup(),
+    };
+  },
+  { persistent: true, corruptible: true, capacity: true },
+);
 
 /** Every file under dir, relative to it, sorted. */
 async function tree(dir: string): Promise<string[]> {
@@ -145,22 +193,124 @@ describe('FileStore', () => {
     }
   });
 
-  it('lets another thread write a shard file itself, as put would; not when it has a capacity to enforce', async () => {
+  it('takes packs another thread wrote: read, listed and counted here and by other openers; not with a capacity, nor closed', async () => {
     const dir = await dirForTest();
     const store = await openForTest(dir);
-    const { id, bytes } = shard('written through shardFileTarget');
-    const target = store.shardFileTarget(id)!;
-    expect(target).toEqual({ path: shardPath(dir, id), sync: true });
-    expect(await writeShardFile(target, bytes)).toBeUndefined();
-    store.shardFileWritten(id, undefined, bytes.length);
-    expect(Buffer.compare(await store.get(id), bytes)).toBe(0);
-    expect((await store.list()).ids).toEqual([id]);
-    expect(await store.stat()).toMatchObject({ shards: 1, used: bytes.length });
-    expect(await writeShardFile(target, bytes)).toBe(bytes.length);
-    expect(() => store.shardFileTarget('not an id' as ShardId)).toThrowError(/shard id/i);
-    expect((await openForTest(dir, { capacity: 10 ** 9 })).shardFileTarget(id)).toBeUndefined();
+    const shards = Array.from({ length: 5 }, (_, i) => shard(`packed ${i} `.repeat(i + 1)));
+    const target = store.packTarget()!;
+    expect(target).toEqual({ dir: join(dir, 'packs'), sync: true });
+    const pack = await writePack(target, shards);
+    store.packWritten(pack);
+    expect(await readdir(join(dir, 'packs'))).toEqual([`${pack.name}.pack`]);
+    for (const { id, bytes } of shards) {
+      expect(Buffer.compare(await store.get(id), bytes)).toBe(0);
+      expect(await store.has(id)).toBe(true);
+      const where = store.shardFile(id);
+      expect(typeof where === 'string' ? undefined : readRangeSync(where)).toEqual(bytes);
+    }
+    const ids = shards.map((s) => s.id).sort();
+    expect((await store.list()).ids).toEqual(ids);
+    expect((await store.list({ limit: 2 })).ids).toEqual(ids.slice(0, 2));
+    expect((await store.list({ after: ids[2] })).ids).toEqual(ids.slice(3));
+    const used = shards.reduce((sum, s) => sum + s.bytes.length, 0);
+    expect(await store.stat()).toEqual({ capacity: null, used, shards: 5 });
+    // A loose shard and the packed ones list together, in order, each once; a put of a packed one moves it to a file.
+    const loose = shard('a plain shard file');
+    await store.put(loose.id, loose.bytes);
+    await store.put(shards[0].id, shards[0].bytes);
+    expect((await store.list()).ids).toEqual([...ids, loose.id].sort());
+    expect(store.shardFile(shards[0].id)).toBe(shardPath(dir, shards[0].id));
+    expect(await store.stat()).toEqual({ capacity: null, used: used + loose.bytes.length, shards: 6 });
+
+    // Another opener finds the pack: at open, and one written after it opened on its first miss.
+    const other = await openForTest(dir);
+    expect(await other.stat()).toMatchObject({ shards: 6 });
+    const later = [shard('written after the other opened')];
+    store.packWritten(await writePack(target, later));
+    expect(Buffer.compare(await other.get(later[0].id), later[0].bytes)).toBe(0);
+    expect(await other.has(later[0].id)).toBe(true);
+
+    expect((await openForTest(dir, { capacity: 10 ** 9 })).packTarget()).toBeUndefined();
+    expect(() => store.packWritten({ name: '0'.repeat(16), ids: ['not an id' as ShardId], lengths: [1] })).toThrowError(/shard id/i);
     await store.close();
-    expect(store.shardFileTarget(id)).toBeUndefined();
+    expect(store.packTarget()).toBeUndefined();
+  });
+
+  it('deletes packed shards at once; a pack half dead is unpacked into shard files, an empty one removed', async () => {
+    const dir = await dirForTest();
+    const store = await openForTest(dir);
+    const shards = Array.from({ length: 4 }, (_, i) => shard(`same size ${i}`));
+    const pack = await writePack(store.packTarget()!, shards);
+    store.packWritten(pack);
+    const other = await openForTest(dir);
+
+    await store.delete(shards[0].id);
+    await expect(store.get(shards[0].id)).rejects.toBeInstanceOf(ShardNotFoundError);
+    expect(await store.has(shards[0].id)).toBe(false);
+    expect((await store.list()).ids).toEqual(shards.slice(1).map((s) => s.id).sort());
+    expect(await store.stat()).toMatchObject({ shards: 3 });
+    expect(await tree(join(dir, 'packs'))).toEqual([`${pack.name}.dead`, `${pack.name}.pack`]);
+    // Another opener learns of the delete at its next listing.
+    expect((await other.list()).ids).not.toContain(shards[0].id);
+    expect(await other.stat()).toMatchObject({ shards: 3 });
+
+    // Half dead: the two live shards become shard files and the pack goes.
+    await store.delete(shards[1].id);
+    expect(await tree(join(dir, 'packs'))).toEqual([]);
+    expect(await tree(join(dir, 'shards'))).toEqual(shards.slice(2).map((s) => join(s.id.slice(0, 2), s.id)).sort());
+    for (const { id, bytes } of shards.slice(2)) {
+      expect(Buffer.compare(await store.get(id), bytes)).toBe(0);
+      // The other opener knew them in the pack, now gone: it finds the files.
+      expect(Buffer.compare(await other.get(id), bytes)).toBe(0);
+    }
+    expect(await store.stat()).toMatchObject({ shards: 2 });
+
+    // A pack whose every shard is deleted goes with its .dead file.
+    const alone = [shard('one of two'), shard('two of two')];
+    store.packWritten(await writePack(store.packTarget()!, alone));
+    await store.delete(alone[1].id);
+    await store.delete(alone[0].id);
+    expect(await tree(join(dir, 'packs'))).toEqual([]);
+    expect(await store.stat()).toMatchObject({ shards: 2 });
+  });
+
+  it('skips a damaged pack (changed, cut short, another version) and says why; its shards are missing, the rest readable', async () => {
+    const dir = await dirForTest();
+    const store = await openForTest(dir);
+    const good = [shard('in a good pack')];
+    store.packWritten(await writePack(store.packTarget()!, good));
+    const damage: [string, (path: string) => Promise<void>, RegExp][] = [
+      ['index changed', (path) => flipFirstByte(path, 20), /checksum/],
+      ['cut short', async (path) => writeFile(path, (await readFile(path)).subarray(0, -1)), /accounts for \d+ bytes, the file has/],
+      ['another version', (path) => flipFirstByte(path, 7), /version 254; this Cairn reads version 1/],
+      ['not a pack', async (path) => writeFile(path, 'hello'), /shorter than its header/],
+    ];
+    const bad: Record<string, ShardId> = {};
+    for (const [what, harm] of damage) {
+      const one = shard(`in a pack that gets ${what}`);
+      const pack = await writePack(store.packTarget()!, [one]);
+      await harm(join(dir, 'packs', `${pack.name}.pack`));
+      bad[what] = one.id;
+    }
+    const reader = await openForTest(dir);
+    expect(Buffer.compare(await reader.get(good[0].id), good[0].bytes)).toBe(0);
+    for (const id of Object.values(bad)) await expect(reader.get(id)).rejects.toBeInstanceOf(ShardNotFoundError);
+    expect((await reader.list()).ids).toEqual([good[0].id]);
+    const reasons = [...reader.damagedPacks().values()];
+    expect(reasons).toHaveLength(damage.length);
+    for (const [, , why] of damage) expect(reasons.some((r) => why.test(r))).toBe(true);
+    for (const reason of reasons) expect(reason).toContain(join(dir, 'packs'));
+  });
+
+  it('readPackIndex refuses a count that cannot fit the file before allocating for it', async () => {
+    const dir = await dirForTest();
+    const store = await openForTest(dir);
+    const pack = await writePack(store.packTarget()!, [shard('counted')]);
+    const path = join(dir, 'packs', `${pack.name}.pack`);
+    const bytes = await readFile(path);
+    bytes.writeUInt32BE(0xffffffff, 8);
+    await writeFile(path, bytes);
+    await expect(readPackIndex(path)).rejects.toThrow(/count of 4294967295 shards does not fit/);
   });
 
   it('shares one directory between open stores: each sees the others’ shards, counts and records', async () => {
@@ -213,9 +363,11 @@ describe('FileStore', () => {
     await writeFile(join(sub, dead), 'half a shard');
     await writeFile(join(sub, live), 'being written');
     await writeFile(join(dir, 'heads', `.${volumeId.slice(0, 16)}.${deadPid()}.0123456789ab.tmp`), '{');
+    await writeFile(join(dir, 'packs', `.0123456789abcdef.${deadPid()}.0123456789ab.tmp`), 'half a pack');
     await openForTest(dir);
     expect((await readdir(sub)).sort()).toEqual([live, id].sort());
     expect(await readdir(join(dir, 'heads'))).toEqual([]);
+    expect(await readdir(join(dir, 'packs'))).toEqual([]);
     expect(await store.stat()).toEqual({ capacity: null, used: bytes.length, shards: 1 });
   });
 
@@ -266,8 +418,19 @@ describe('FileStore', () => {
     expect(await readdir(foreign)).toEqual(['notes.txt']);
 
     const future = await dirForTest();
-    await writeFile(join(future, 'id'), JSON.stringify({ format: 2, id: 'files-000000000000' }));
-    await expect(FileStore.open(future)).rejects.toThrow(/format 2/);
+    await writeFile(join(future, 'id'), JSON.stringify({ format: 3, id: 'files-000000000000' }));
+    await expect(FileStore.open(future)).rejects.toThrow(/format 3; this Cairn reads formats 1 and 2/);
+
+    // Format 1 (before packs) is read as it is and marked 2, so a Cairn without packs will not open it.
+    const older = await dirForTest();
+    const kept = shard('kept since format 1');
+    await mkdir(join(older, 'shards', kept.id.slice(0, 2)), { recursive: true });
+    await writeFile(join(older, 'shards', kept.id.slice(0, 2), kept.id), kept.bytes);
+    await writeFile(join(older, 'id'), JSON.stringify({ format: 1, id: 'files-0123456789ab' }));
+    const upgraded = await openForTest(older);
+    expect(upgraded.id).toBe('files-0123456789ab');
+    expect(Buffer.compare(await upgraded.get(kept.id), kept.bytes)).toBe(0);
+    expect(JSON.parse(await readFile(join(older, 'id'), 'utf8'))).toEqual({ format: 2, id: 'files-0123456789ab' });
 
     const empty = await dirForTest();
     await mkdir(join(empty, 'nested'));

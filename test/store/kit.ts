@@ -37,14 +37,14 @@ export function storeTestKit<O, S extends ShardStore>(prefix: string, open: (dir
   };
 }
 
-/** Flips the first byte of a file in place, as rot at rest would (a shard file of a store that keeps shards as files). */
-export async function flipFirstByte(path: string): Promise<void> {
+/** Flips the first byte of a file (or the byte at `offset`) in place, as rot at rest would (a shard file of a store that keeps shards as files). */
+export async function flipFirstByte(path: string, offset = 0): Promise<void> {
   const file = await open(path, 'r+');
   try {
     const byte = Buffer.alloc(1);
-    await file.read(byte, 0, 1, 0);
+    await file.read(byte, 0, 1, offset);
     byte[0] ^= 0xff;
-    await file.write(byte, 0, 1, 0);
+    await file.write(byte, 0, 1, offset);
   } finally {
     await file.close();
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import {
   sealStripe,
 } from '../../src/stripe/index.js';
 import { randomBytes, rng } from '../helpers/random.js';
+import { readPackIndex } from '../../src/store/packs.js';
 
 const keys = { volumeId: new Uint8Array(16).fill(3), key: newKey() };
 const o: SealOptions = { ...keys, kind: BlockKind.Data, k: 4, m: 2 };
@@ -61,36 +62,46 @@ describe('StripeEngine (worker threads)', () => {
     expect(same((await engine.open(s.descriptor, s.shards, keys)).block, block)).toBe(true);
   });
 
-  it('a held stripe writes the shards given files on its worker, and brings back the rest only when some are left', async () => {
+  it('held stripes settled together write one pack per target and worker, and bring back only stripes with shards left over', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cairn-held-'));
     try {
-      const block = randomBytes(next, 300_000);
-      const all = await engine.sealHeld(block, o);
-      const ids = all.descriptor.shardIds;
-      const files = ids.map((id) => ({ path: join(dir, id), sync: true }));
-      writeFileSync(files[1].path, 'an older, damaged copy');
-      const done = await all.settle(files);
-      expect(done.sealed).toBeUndefined();
-      expect(done.written).toEqual(ids.map((_, i) => ({ previous: i === 1 ? 22 : undefined })));
-      const onDisk = ids.map((id) => new Uint8Array(readFileSync(join(dir, id))));
-      onDisk.forEach((bytes, i) => {
-        expect(bytes.length).toBe(all.shardBytes);
-        expect(shardId(bytes)).toBe(ids[i]);
-      });
-      expect(same((await openStripe(all.descriptor, onDisk, keys)).block, block)).toBe(true);
-      expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+      const blocks = Array.from({ length: 4 }, (_, i) => randomBytes(next, 300_000 + i));
+      const held = await Promise.all(blocks.map((b) => engine.sealHeld(b, o)));
+      // Shards 0-2 of every stripe into pack target 0, 3-5 into target 1.
+      const targets = [0, 1].map((t) => ({ dir: join(dir, `t${t}`), sync: true }));
+      for (const t of targets) mkdirSync(t.dir);
+      const done = await engine.settle(held.map((stripe) => ({ stripe, to: [0, 0, 0, 1, 1, 1] })), targets);
+      expect(done.failures).toEqual([]);
+      expect(done.stripes.map((s) => s.sealed)).toEqual([undefined, undefined, undefined, undefined]);
+      expect(done.stripes.map((s) => s.written)).toEqual(held.map(() => [true, true, true, true, true, true]));
+      // Two workers may each have held some of the stripes: one pack per target per worker that had any.
+      expect(done.packs.length).toBeGreaterThanOrEqual(2);
+      for (const { target, pack } of done.packs) {
+        const index = await readPackIndex(join(targets[target].dir, `${pack.name}.pack`));
+        expect(index).toEqual({ ids: pack.ids, lengths: pack.lengths });
+      }
+      const packed = new Map(done.packs.flatMap(({ target, pack }) => pack.ids.map((id) => [id, target])));
+      held.forEach((h) => h.descriptor.shardIds.forEach((id, i) => expect(packed.get(id)).toBe(i < 3 ? 0 : 1)));
+      for (const t of targets) expect(readdirSync(t.dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
 
-      // No file for shard 0, and one that cannot be written: both come back with every shard.
-      const some = await engine.sealHeld(block, o);
-      const targets = some.descriptor.shardIds.map((id, i) =>
-        i === 0 ? undefined : { path: join(dir, i === 2 ? 'no-such-dir' : '', id), sync: false },
+      // No target for shard 0 of one stripe, a target that cannot be written for another: both come back whole.
+      const more = await Promise.all(blocks.slice(0, 3).map((b) => engine.sealHeld(b, o)));
+      const broken = { dir: join(dir, 'no-such-dir'), sync: false };
+      const partly = await engine.settle(
+        [
+          { stripe: more[0], to: [undefined, 0, 0, 0, 0, 0] },
+          { stripe: more[1], to: [1, 1, 0, 0, 0, 0] },
+          { stripe: more[2], to: [0, 0, 0, 0, 0, 0] },
+        ],
+        [targets[0], broken],
       );
-      const partly = await some.settle(targets);
-      expect(partly.written[0]).toBeUndefined();
-      expect(partly.written[2]).toMatchObject({ error: { code: 'ENOENT' } });
-      expect(partly.written[3]).toEqual({ previous: undefined });
-      expect(partly.sealed!.shards.map((x) => shardId(x))).toEqual(some.descriptor.shardIds);
-      await expect(some.settle(targets)).rejects.toThrowError(StripeWorkerError);
+      expect(partly.failures.map((f) => f.target)).toContain(1);
+      expect(partly.failures.find((f) => f.target === 1)!.error).toMatchObject({ code: 'ENOENT' });
+      expect(partly.stripes[0].written).toEqual([false, true, true, true, true, true]);
+      expect(partly.stripes[1].written).toEqual([false, false, true, true, true, true]);
+      for (const i of [0, 1]) expect(partly.stripes[i].sealed!.shards.map((x) => shardId(x))).toEqual(more[i].descriptor.shardIds);
+      expect(partly.stripes[2].sealed).toBeUndefined();
+      await expect(engine.settle([{ stripe: more[2], to: [] }], [])).rejects.toThrowError(StripeWorkerError);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -100,7 +111,7 @@ describe('StripeEngine (worker threads)', () => {
     const stopping = new StripeEngine(1);
     const held = await stopping.sealHeld(new Uint8Array(10), o);
     await stopping.close();
-    await expect(held.settle([])).rejects.toThrowError(StripeWorkerError);
+    await expect(stopping.settle([{ stripe: held, to: [] }], [])).rejects.toThrowError(StripeWorkerError);
   });
 
   it('a closed engine refuses work clearly', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { newKey } from '../../src/crypto/index.js';
@@ -267,15 +267,15 @@ describe('commits, reopening and the single writer', () => {
     expect(failure?.message).toMatch(/unreadable|usable/);
   });
 
-  it('on stores that keep files, the stripe workers write the data shards; a store with a capacity, or a file they cannot write, takes put', async () => {
+  it('on stores that keep files, the stripe workers write the shards as packs; a store with a capacity, or a pack they cannot write, takes put', async () => {
     const dirs = Array.from({ length: 6 }, (_, i) => join(root, `writers-${journals}-${i}`));
     const real = await Promise.all(
       dirs.map((dir, i) => FileStore.open(dir, { id: `file-${i}`, capacity: i === 4 ? 2 ** 30 : undefined })),
     );
-    // Store 5 names a file its workers cannot create: their write fails and the shard goes through its put.
+    // Store 5 names a pack directory its workers cannot write in: their write fails and the shards go through its put.
     const unwritable = new Proxy(real[5], {
       get(target, name) {
-        if (name === 'shardFileTarget') return (id: ShardId) => ({ path: join(root, 'no-such-dir', id), sync: true });
+        if (name === 'packTarget') return () => ({ dir: join(root, 'no-such-dir'), sync: true });
         const value = Reflect.get(target, name) as unknown;
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
@@ -316,15 +316,22 @@ describe('commits, reopening and the single writer', () => {
     await writeFile(v, '/data.bin', data);
     await v.close();
 
-    // Every shard on store 0 rots (a flipped byte mid-file); every shard on store 1 is gone.
+    // Every shard on store 0 rots (a flipped byte mid-shard); every file of store 1 is gone.
     const rotted = (await stores[0].list()).ids;
     for (const id of rotted) {
-      const file = stores[0].shardFile(id);
-      const bytes = readFileSync(file);
-      bytes[bytes.length >> 1] ^= 0x01;
-      writeFileSync(file, bytes);
+      const where = stores[0].shardFile(id);
+      const { path, offset, length } = typeof where === 'string' ? { path: where, offset: 0, length: statSync(where).size } : where;
+      const bytes = readFileSync(path);
+      bytes[offset + (length >> 1)] ^= 0x01;
+      writeFileSync(path, bytes);
     }
-    for (const id of (await stores[1].list()).ids) unlinkSync(stores[1].shardFile(id));
+    const lose = async (store: FileStore) => {
+      for (const id of (await store.list()).ids) {
+        const where = store.shardFile(id);
+        rmSync(typeof where === 'string' ? where : where.path, { force: true });
+      }
+    };
+    await lose(stores[1]);
     const reader = await open(true);
     const gets = stores.map((s) => vi.spyOn(s, 'get'));
     expect(Buffer.compare(await readFile(reader, '/data.bin'), data)).toBe(0);
@@ -335,7 +342,7 @@ describe('commits, reopening and the single writer', () => {
     await reader.close();
 
     // A third store's files gone: fewer than k anywhere, an error rather than wrong bytes.
-    for (const id of (await stores[2].list()).ids) unlinkSync(stores[2].shardFile(id));
+    await lose(stores[2]);
     const failure = await open(true).then(
       async (again) => readFile(again, '/data.bin').finally(() => again.close()),
     ).then(() => undefined, (err: Error) => err);

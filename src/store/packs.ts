@@ -1,0 +1,352 @@
+/**
+ * Pack files: many shards of one store in one file, written by a single
+ * synced write (docs/STORES.md, "Packs"; byte layout in docs/FORMAT.md).
+ * A new file costs this machine's ext4 about 250 µs of CPU (an inode, its
+ * own extents, a synced directory entry, each an I/O the VM's host must
+ * take), more than the 256 KiB shard in it; a commit's shards for a store in
+ * one file cost a tenth of that. Packs are immutable: a shard deleted from
+ * one is listed in the pack's `.dead` file, and a pack goes once most of it
+ * is dead (its live shards become plain shard files first).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isShardId, SHARD_ID_BYTES, type ShardId } from '../crypto/index.js';
+import { errorCode, ifMissing, readdirIfPresent, syncDir, tempPathFor, writeNewFile } from './fsio.js';
+import type { Counts } from './usage.js';
+
+const MAGIC = Buffer.from('CAIRNPK', 'latin1');
+export const PACK_VERSION = 1;
+const HEAD_BYTES = MAGIC.length + 1 + 4;
+const ENTRY_BYTES = SHARD_ID_BYTES + 4;
+const SUM_BYTES = 32;
+/** Far more than a commit puts in one (a few dozen); bounds what a damaged count can make a reader allocate. */
+export const MAX_PACK_SHARDS = 65_536;
+const PACK_NAME = /^([0-9a-f]{16})\.pack$/;
+
+/** Where a writer on another thread puts a pack for a store: its `packs/` directory. */
+export interface PackTarget {
+  dir: string;
+  /** As FileStore's `sync`: on disk before the write resolves. */
+  sync: boolean;
+}
+
+/** A pack just written: its name and, in order, its shards' ids and lengths. */
+export interface WrittenPack {
+  name: string;
+  ids: ShardId[];
+  lengths: number[];
+}
+
+/** Part of a file: a packed shard, for a reader that reads files itself (stripe/sources.ts). */
+export interface FileRange {
+  path: string;
+  offset: number;
+  length: number;
+}
+
+/** A pack file whose index is damaged, cut short or of another version: its shards are unreadable here. */
+export class PackDamagedError extends Error {}
+
+/** The header and index that start a pack holding `shards` (docs/FORMAT.md). */
+export function packIndex(shards: readonly { id: ShardId; bytes: Uint8Array }[]): Buffer {
+  const index = Buffer.alloc(HEAD_BYTES + shards.length * ENTRY_BYTES + SUM_BYTES);
+  MAGIC.copy(index, 0);
+  index[MAGIC.length] = PACK_VERSION;
+  index.writeUInt32BE(shards.length, MAGIC.length + 1);
+  shards.forEach(({ id, bytes }, i) => {
+    const at = HEAD_BYTES + i * ENTRY_BYTES;
+    index.write(id, at, 'hex');
+    index.writeUInt32BE(bytes.length, at + SHARD_ID_BYTES);
+  });
+  const summed = index.length - SUM_BYTES;
+  createHash('sha256').update(index.subarray(0, summed)).digest().copy(index, summed);
+  return index;
+}
+
+/**
+ * Writes `shards` as one new pack in `target.dir` the way shard files are
+ * written (a temp file, synced, renamed in, the directory synced), so a
+ * reader in any process sees the whole pack or none of it.
+ */
+export async function writePack(target: PackTarget, shards: readonly { id: ShardId; bytes: Uint8Array }[]): Promise<WrittenPack> {
+  if (shards.length === 0 || shards.length > MAX_PACK_SHARDS) throw new RangeError(`a pack holds 1 to ${MAX_PACK_SHARDS} shards, not ${shards.length}`);
+  const name = randomBytes(8).toString('hex');
+  const path = join(target.dir, `${name}.pack`);
+  const temp = tempPathFor(path);
+  let moved = false;
+  try {
+    await writeNewFile(temp, [packIndex(shards), ...shards.map((s) => s.bytes)], { sync: target.sync, uncache: true });
+    await rename(temp, path);
+    moved = true;
+  } finally {
+    if (!moved) await unlink(temp).catch(() => undefined);
+  }
+  if (target.sync) await syncDir(target.dir);
+  return { name, ids: shards.map((s) => s.id), lengths: shards.map((s) => s.bytes.length) };
+}
+
+/** Reads and checks a pack's index: its shards' ids and lengths, in order. */
+export async function readPackIndex(path: string): Promise<{ ids: ShardId[]; lengths: number[] }> {
+  const file = await open(path, 'r');
+  try {
+    const size = (await file.stat()).size;
+    const head = Buffer.alloc(HEAD_BYTES);
+    const damaged = (why: string) => new PackDamagedError(`pack ${path} is damaged: ${why}`);
+    if ((await file.read(head, 0, HEAD_BYTES, 0)).bytesRead < HEAD_BYTES) throw damaged('shorter than its header');
+    if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw damaged('it does not start as a pack');
+    if (head[MAGIC.length] !== PACK_VERSION) {
+      throw new PackDamagedError(`pack ${path} is version ${head[MAGIC.length]}; this Cairn reads version ${PACK_VERSION}`);
+    }
+    const count = head.readUInt32BE(MAGIC.length + 1);
+    const indexBytes = HEAD_BYTES + count * ENTRY_BYTES + SUM_BYTES;
+    if (count === 0 || count > MAX_PACK_SHARDS || indexBytes > size) throw damaged(`its count of ${count} shards does not fit its ${size} bytes`);
+    const index = Buffer.alloc(indexBytes);
+    if ((await file.read(index, 0, indexBytes, 0)).bytesRead < indexBytes) throw damaged('shorter than its index');
+    const summed = indexBytes - SUM_BYTES;
+    if (!createHash('sha256').update(index.subarray(0, summed)).digest().equals(index.subarray(summed))) throw damaged('its index checksum does not match');
+    const ids: ShardId[] = [];
+    const lengths: number[] = [];
+    let total = indexBytes;
+    for (let i = 0; i < count; i++) {
+      const at = HEAD_BYTES + i * ENTRY_BYTES;
+      ids.push(index.toString('hex', at, at + SHARD_ID_BYTES));
+      lengths.push(index.readUInt32BE(at + SHARD_ID_BYTES));
+      total += lengths[i];
+    }
+    if (total !== size) throw damaged(`its index accounts for ${total} bytes, the file has ${size}`);
+    return { ids, lengths };
+  } finally {
+    await file.close();
+  }
+}
+
+/** Reads a part of a file on this thread (the stripe workers' way); undefined when it is gone or shorter. */
+export function readRangeSync({ path, offset, length }: FileRange): Uint8Array | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const bytes = new Uint8Array(length);
+    for (let at = 0; at < length; ) {
+      const n = readSync(fd, bytes, at, length - at, offset + at);
+      if (n === 0) return undefined;
+      at += n;
+    }
+    return bytes;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface Pack {
+  ids: ShardId[];
+  offsets: number[];
+  lengths: number[];
+  dead: Set<ShardId>;
+  /** Bytes of the `.dead` file read so far: only what was appended since is read again. */
+  deadRead: number;
+}
+
+/**
+ * The packs of one store directory as this process knows them: which pack
+ * holds each live shard. Packs another process wrote are found by `refresh`
+ * (a reader that misses calls it), and shards it deleted by the next full
+ * refresh (list and stat); until then this process may still read such a
+ * shard, whose bytes are as valid as ever, being named by their hash.
+ */
+export class PackSet {
+  readonly dir: string;
+  readonly #sync: boolean;
+  readonly #packs = new Map<string, Pack>();
+  /** The packs holding each live shard, the newest last (it is the one read: a re-put heals). */
+  readonly #where = new Map<ShardId, { pack: string; index: number }[]>();
+  /** Packs whose index does not check: reported once each, their shards left to repair. */
+  readonly damaged = new Map<string, string>();
+
+  constructor(dir: string, sync: boolean) {
+    this.dir = dir;
+    this.#sync = sync;
+  }
+
+  locate(id: ShardId): FileRange | undefined {
+    const at = this.#where.get(id)?.at(-1);
+    if (!at) return undefined;
+    const pack = this.#packs.get(at.pack)!;
+    return { path: this.#path(at.pack), offset: pack.offsets[at.index], length: pack.lengths[at.index] };
+  }
+
+  /** Counts of the live packed shards (a shard in two packs counts once). */
+  counts(): Counts {
+    let used = 0;
+    for (const places of this.#where.values()) {
+      const { pack, index } = places.at(-1)!;
+      used += this.#packs.get(pack)!.lengths[index];
+    }
+    return { used, shards: this.#where.size };
+  }
+
+  /** Live packed ids after `after`, sorted. */
+  idsAfter(after: ShardId | undefined): ShardId[] {
+    return [...this.#where.keys()].filter((id) => after === undefined || id > after).sort();
+  }
+
+  /** Loads packs written since the last look; with `dead`, also what other processes deleted, and forgets packs that are gone. */
+  async refresh(dead = false): Promise<void> {
+    const names = await readdirIfPresent(this.dir);
+    const present = new Set(names.flatMap((n) => PACK_NAME.exec(n)?.[1] ?? []));
+    for (const name of present) {
+      if (this.#packs.has(name) || this.damaged.has(name)) continue;
+      let index;
+      try {
+        index = await readPackIndex(this.#path(name));
+      } catch (error) {
+        if (errorCode(error) === 'ENOENT') continue;
+        if (!(error instanceof PackDamagedError)) throw error;
+        this.damaged.set(name, error.message);
+        continue;
+      }
+      this.add({ name, ...index });
+    }
+    if (!dead) return;
+    for (const name of [...this.#packs.keys()]) {
+      if (!present.has(name)) this.#forget(name);
+      else await this.#readDead(name);
+    }
+  }
+
+  /** Takes in a pack this process wrote (or just found). */
+  add({ name, ids, lengths }: WrittenPack): void {
+    const offsets: number[] = [];
+    let at = HEAD_BYTES + ids.length * ENTRY_BYTES + SUM_BYTES;
+    for (const length of lengths) {
+      offsets.push(at);
+      at += length;
+    }
+    this.#packs.set(name, { ids, offsets, lengths, dead: new Set(), deadRead: 0 });
+    ids.forEach((id, index) => {
+      const places = this.#where.get(id) ?? [];
+      if (!places.some((p) => p.pack === name)) this.#where.set(id, [...places, { pack: name, index }]);
+    });
+  }
+
+  /** The shard's bytes, undefined when no pack (known, or found now) holds it. */
+  async read(id: ShardId, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+    for (let tries = 0; tries < 2; tries++) {
+      if (tries > 0 || !this.#where.has(id)) await this.refresh();
+      const range = this.locate(id);
+      if (!range) return undefined;
+      const bytes = await readRange(range, signal);
+      if (bytes) return bytes;
+      // The pack went (another process emptied or unpacked it): forget it and look again.
+      this.#forget(this.#where.get(id)!.at(-1)!.pack);
+    }
+    return undefined;
+  }
+
+  /**
+   * Marks `id` dead in every pack holding it (durably, when syncing).
+   * Returns its length, undefined when no pack holds it, and the packs now
+   * mostly dead: each must go, once the live shards listed are stored
+   * elsewhere (half its bytes dead is the point where holding the dead half
+   * costs more than rewriting the live one).
+   */
+  async delete(id: ShardId): Promise<{ length: number; emptied: { pack: string; unpack: ShardId[] }[] } | undefined> {
+    const places = this.#where.get(id);
+    if (!places) return undefined;
+    const { pack: newest, index } = places.at(-1)!;
+    const length = this.#packs.get(newest)!.lengths[index];
+    for (const { pack: name } of places) await this.#appendDead(name, id);
+    this.#where.delete(id);
+    const emptied: { pack: string; unpack: ShardId[] }[] = [];
+    for (const { pack: name } of places) {
+      const pack = this.#packs.get(name)!;
+      let liveBytes = 0;
+      let allBytes = 0;
+      const unpack: ShardId[] = [];
+      pack.ids.forEach((x, i) => {
+        allBytes += pack.lengths[i];
+        if (pack.dead.has(x)) return;
+        liveBytes += pack.lengths[i];
+        // Only where this is the copy read; an older copy of a shard packed again later is just dropped.
+        if (this.#where.get(x)?.at(-1)?.pack === name) unpack.push(x);
+      });
+      if (liveBytes * 2 <= allBytes) emptied.push({ pack: name, unpack });
+    }
+    return { length, emptied };
+  }
+
+  async #appendDead(name: string, id: ShardId): Promise<void> {
+    const deadPath = this.#path(name, 'dead');
+    const created = (await stat(deadPath).catch(ifMissing)) === undefined;
+    const file = await open(deadPath, 'a');
+    try {
+      await file.write(Buffer.from(id, 'hex'));
+      if (this.#sync) await file.datasync();
+    } finally {
+      await file.close();
+    }
+    if (created && this.#sync) await syncDir(this.dir);
+    this.#packs.get(name)!.dead.add(id);
+  }
+
+  /** Removes a pack whose live shards are stored elsewhere now. */
+  async remove(name: string): Promise<void> {
+    this.#forget(name);
+    await unlink(this.#path(name)).catch(ifMissing);
+    await unlink(this.#path(name, 'dead')).catch(ifMissing);
+    if (this.#sync) await syncDir(this.dir);
+  }
+
+  #forget(name: string): void {
+    const pack = this.#packs.get(name);
+    if (!pack) return;
+    this.#packs.delete(name);
+    for (const id of pack.ids) this.#drop(id, name);
+  }
+
+  async #readDead(name: string): Promise<void> {
+    const pack = this.#packs.get(name)!;
+    const bytes = await readFile(this.#path(name, 'dead')).catch(ifMissing);
+    if (!bytes || bytes.length <= pack.deadRead) return;
+    // A record cut short by a crash mid-append is ignored; the delete was never acknowledged.
+    const whole = bytes.length - (bytes.length % SHARD_ID_BYTES);
+    for (let at = pack.deadRead - (pack.deadRead % SHARD_ID_BYTES); at < whole; at += SHARD_ID_BYTES) {
+      const id = bytes.toString('hex', at, at + SHARD_ID_BYTES);
+      if (!isShardId(id)) continue;
+      pack.dead.add(id);
+      this.#drop(id, name);
+    }
+    pack.deadRead = whole;
+  }
+
+  /** Forgets that pack `name` holds `id`. */
+  #drop(id: ShardId, name: string): void {
+    const places = this.#where.get(id)?.filter((p) => p.pack !== name);
+    if (places?.length) this.#where.set(id, places);
+    else this.#where.delete(id);
+  }
+
+  #path(name: string, kind: 'pack' | 'dead' = 'pack'): string {
+    return join(this.dir, `${name}.${kind}`);
+  }
+}
+
+async function readRange({ path, offset, length }: FileRange, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+  signal?.throwIfAborted();
+  const file = await open(path, 'r').catch(ifMissing);
+  if (!file) return undefined;
+  try {
+    const bytes = new Uint8Array(length);
+    const { bytesRead } = await file.read(bytes, 0, length, offset);
+    return bytesRead === length ? bytes : undefined;
+  } finally {
+    await file.close();
+  }
+}
