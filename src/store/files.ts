@@ -44,6 +44,8 @@ const OWN_ENTRIES = new Set<string>(['id', ...SUBDIRS]);
 /** Locks are held for milliseconds; one this old whose owner is dead was left by a crash. */
 const LOCK_STALE_MS = 10_000;
 const DEFAULT_LOCK_WAIT_MS = LOCK_STALE_MS + 5_000;
+/** How long after its last delete a half-dead pack is unpacked. */
+const COMPACT_DELAY_MS = 2_000;
 
 interface Identity {
   format: number;
@@ -72,6 +74,9 @@ export class FileStore extends StoreBase {
   readonly #commits = new Serial();
   /** One record update per volume at a time in this process; the lock file orders it against other processes. */
   readonly #volumes = new KeyedSerial();
+  /** Packs half dead or more, to unpack once deletes pause (#compact). */
+  readonly #wornOut = new Set<string>();
+  #compactTimer: NodeJS.Timeout | undefined;
 
   private constructor(dir: string, id: string, census: ShardCensus, packs: PackSet, counts: Counts, options: FileStoreOptions) {
     super();
@@ -205,18 +210,40 @@ export class FileStore extends StoreBase {
     });
   }
 
-  /** Marks the shard dead in its pack; a pack left mostly dead goes, its live shards moved out to shard files first. */
+  /**
+   * Marks the shard dead in its packs. A pack left with no live shard goes
+   * now; one half dead is unpacked a little later (COMPACT_DELAY_MS after the
+   * last delete, or at close), since deletes come in runs (a commit's
+   * garbage, a volume removed) that often empty it altogether.
+   */
   async #deletePacked(id: ShardId): Promise<void> {
     const deleted = await this.#packs.delete(id);
     if (!deleted) return;
     this.#usage.set(this.#usage.afterDelete(deleted.length));
-    for (const { pack, unpack } of deleted.emptied) {
-      for (const live of unpack) {
+    for (const pack of deleted.packs) {
+      const worn = this.#packs.wornOut(pack);
+      if (worn?.live.length === 0) await this.#packs.remove(pack);
+      else if (worn) this.#wornOut.add(pack);
+    }
+    if (this.#wornOut.size === 0) return;
+    clearTimeout(this.#compactTimer);
+    this.#compactTimer = setTimeout(() => void this.#guard(() => this.#commits.run(() => this.#compact())).catch(() => undefined), COMPACT_DELAY_MS);
+    this.#compactTimer.unref();
+  }
+
+  /** Unpacks the worn-out packs: their live shards become shard files, then the pack goes. Runs in #commits. */
+  async #compact(): Promise<void> {
+    for (const pack of this.#wornOut) {
+      this.#wornOut.delete(pack);
+      const worn = this.#packs.wornOut(pack);
+      if (!worn) continue;
+      for (const live of worn.live) {
         const bytes = await this.#packs.read(live);
         if (bytes) await replaceFile(this.#shardPath(live), bytes, { sync: this.#sync, uncache: true });
       }
       await this.#packs.remove(pack);
     }
+    for (const orphan of await this.#packs.orphans()) await unlink(orphan).catch(ifMissing);
   }
 
   protected listShards(after: ShardId | undefined, count: number, signal?: AbortSignal): Promise<ShardId[]> {
@@ -286,7 +313,9 @@ export class FileStore extends StoreBase {
   }
 
   protected async closeStore(): Promise<void> {
-    // Nothing is held open between operations: every file is opened and closed within one.
+    // Nothing is held open between operations (every file is opened and closed within one); packs left worn out are unpacked now.
+    clearTimeout(this.#compactTimer);
+    await this.#guard(() => this.#commits.run(() => this.#compact()));
   }
 
   async #readVolume(volumeId: string): Promise<VolumeRecords> {

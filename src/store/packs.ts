@@ -54,11 +54,11 @@ export function packIndex(shards: readonly { id: ShardId; bytes: Uint8Array }[])
   const index = Buffer.alloc(HEAD_BYTES + shards.length * ENTRY_BYTES + SUM_BYTES);
   MAGIC.copy(index, 0);
   index[MAGIC.length] = PACK_VERSION;
-  index.writeUInt32BE(shards.length, MAGIC.length + 1);
+  index.writeUInt32LE(shards.length, MAGIC.length + 1);
   shards.forEach(({ id, bytes }, i) => {
     const at = HEAD_BYTES + i * ENTRY_BYTES;
     index.write(id, at, 'hex');
-    index.writeUInt32BE(bytes.length, at + SHARD_ID_BYTES);
+    index.writeUInt32LE(bytes.length, at + SHARD_ID_BYTES);
   });
   const summed = index.length - SUM_BYTES;
   createHash('sha256').update(index.subarray(0, summed)).digest().copy(index, summed);
@@ -99,7 +99,7 @@ export async function readPackIndex(path: string): Promise<{ ids: ShardId[]; len
     if (head[MAGIC.length] !== PACK_VERSION) {
       throw new PackDamagedError(`pack ${path} is version ${head[MAGIC.length]}; this Cairn reads version ${PACK_VERSION}`);
     }
-    const count = head.readUInt32BE(MAGIC.length + 1);
+    const count = head.readUInt32LE(MAGIC.length + 1);
     const indexBytes = HEAD_BYTES + count * ENTRY_BYTES + SUM_BYTES;
     if (count === 0 || count > MAX_PACK_SHARDS || indexBytes > size) throw damaged(`its count of ${count} shards does not fit its ${size} bytes`);
     const index = Buffer.alloc(indexBytes);
@@ -112,7 +112,7 @@ export async function readPackIndex(path: string): Promise<{ ids: ShardId[]; len
     for (let i = 0; i < count; i++) {
       const at = HEAD_BYTES + i * ENTRY_BYTES;
       ids.push(index.toString('hex', at, at + SHARD_ID_BYTES));
-      lengths.push(index.readUInt32BE(at + SHARD_ID_BYTES));
+      lengths.push(index.readUInt32LE(at + SHARD_ID_BYTES));
       total += lengths[i];
     }
     if (total !== size) throw damaged(`its index accounts for ${total} bytes, the file has ${size}`);
@@ -252,34 +252,45 @@ export class PackSet {
 
   /**
    * Marks `id` dead in every pack holding it (durably, when syncing).
-   * Returns its length, undefined when no pack holds it, and the packs now
-   * mostly dead: each must go, once the live shards listed are stored
-   * elsewhere (half its bytes dead is the point where holding the dead half
-   * costs more than rewriting the live one).
+   * Returns its length and those packs, undefined when no pack holds it.
    */
-  async delete(id: ShardId): Promise<{ length: number; emptied: { pack: string; unpack: ShardId[] }[] } | undefined> {
+  async delete(id: ShardId): Promise<{ length: number; packs: string[] } | undefined> {
     const places = this.#where.get(id);
     if (!places) return undefined;
     const { pack: newest, index } = places.at(-1)!;
     const length = this.#packs.get(newest)!.lengths[index];
     for (const { pack: name } of places) await this.#appendDead(name, id);
     this.#where.delete(id);
-    const emptied: { pack: string; unpack: ShardId[] }[] = [];
-    for (const { pack: name } of places) {
-      const pack = this.#packs.get(name)!;
-      let liveBytes = 0;
-      let allBytes = 0;
-      const unpack: ShardId[] = [];
-      pack.ids.forEach((x, i) => {
-        allBytes += pack.lengths[i];
-        if (pack.dead.has(x)) return;
-        liveBytes += pack.lengths[i];
-        // Only where this is the copy read; an older copy of a shard packed again later is just dropped.
-        if (this.#where.get(x)?.at(-1)?.pack === name) unpack.push(x);
-      });
-      if (liveBytes * 2 <= allBytes) emptied.push({ pack: name, unpack });
-    }
-    return { length, emptied };
+    return { length, packs: places.map((p) => p.pack) };
+  }
+
+  /**
+   * Whether a pack should go: when half its bytes or more are dead (holding
+   * the dead half then costs more than rewriting the live one). `live` lists
+   * the shards that must be stored elsewhere first: those whose copy read is
+   * this pack's (an older copy of a shard packed again is just dropped).
+   * Undefined for a pack this process does not know.
+   */
+  wornOut(name: string): { live: ShardId[] } | undefined {
+    const pack = this.#packs.get(name);
+    if (!pack) return undefined;
+    let liveBytes = 0;
+    let allBytes = 0;
+    const live: ShardId[] = [];
+    pack.ids.forEach((id, i) => {
+      allBytes += pack.lengths[i];
+      if (pack.dead.has(id)) return;
+      liveBytes += pack.lengths[i];
+      if (this.#where.get(id)?.at(-1)?.pack === name) live.push(id);
+    });
+    return liveBytes * 2 <= allBytes ? { live } : undefined;
+  }
+
+  /** `.dead` files whose pack is gone (another process removed it while this one marked a shard of it dead). */
+  async orphans(): Promise<string[]> {
+    const names = await readdirIfPresent(this.dir);
+    const packs = new Set(names.filter((n) => n.endsWith('.pack')).map((n) => n.slice(0, -'.pack'.length)));
+    return names.filter((n) => n.endsWith('.dead') && !packs.has(n.slice(0, -'.dead'.length))).map((n) => join(this.dir, n));
   }
 
   async #appendDead(name: string, id: ShardId): Promise<void> {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isShardId, type ShardId, shardId } from '../../src/crypto/index.js';
 import {
   FileStore,
@@ -254,10 +254,11 @@ describe('FileStore', () => {
     expect((await other.list()).ids).not.toContain(shards[0].id);
     expect(await other.stat()).toMatchObject({ shards: 3 });
 
-    // Half dead: the two live shards become shard files and the pack goes.
+    // Half dead: a little later (or at close), the two live shards become shard files and the pack goes.
     await store.delete(shards[1].id);
-    expect(await tree(join(dir, 'packs'))).toEqual([]);
-    expect(await tree(join(dir, 'shards'))).toEqual(shards.slice(2).map((s) => join(s.id.slice(0, 2), s.id)).sort());
+    const files = shards.slice(2).map((s) => join(s.id.slice(0, 2), s.id)).sort();
+    await vi.waitFor(async () => expect(await tree(join(dir, 'packs'))).toEqual([]), { timeout: 10_000, interval: 100 });
+    expect(await tree(join(dir, 'shards'))).toEqual(files);
     for (const { id, bytes } of shards.slice(2)) {
       expect(Buffer.compare(await store.get(id), bytes)).toBe(0);
       // The other opener knew them in the pack, now gone: it finds the files.
@@ -265,13 +266,24 @@ describe('FileStore', () => {
     }
     expect(await store.stat()).toMatchObject({ shards: 2 });
 
-    // A pack whose every shard is deleted goes with its .dead file.
-    const alone = [shard('one of two'), shard('two of two')];
+    // A pack whose every shard is deleted goes at once, with its .dead file.
+    const alone = [shard('one of three'), shard('two of three'), shard('three of three')];
     store.packWritten(await writePack(store.packTarget()!, alone));
-    await store.delete(alone[1].id);
-    await store.delete(alone[0].id);
+    for (const { id } of alone) await store.delete(id);
     expect(await tree(join(dir, 'packs'))).toEqual([]);
     expect(await store.stat()).toMatchObject({ shards: 2 });
+
+    // Half dead at close: unpacked then. A .dead file whose pack another process removed goes too.
+    const last = [shard('kept through close'), shard('deleted before close')];
+    const pack2 = await writePack(store.packTarget()!, last);
+    store.packWritten(pack2);
+    await store.delete(last[1].id);
+    await writeFile(join(dir, 'packs', '0123456789abcdef.dead'), Buffer.alloc(32));
+    expect(await tree(join(dir, 'packs'))).toEqual(['0123456789abcdef.dead', `${pack2.name}.dead`, `${pack2.name}.pack`]);
+    await store.close();
+    expect(await tree(join(dir, 'packs'))).toEqual([]);
+    expect(Buffer.compare(await other.get(last[0].id), last[0].bytes)).toBe(0);
+    expect(await other.stat()).toMatchObject({ shards: 3 });
   });
 
   it('skips a damaged pack (changed, cut short, another version) and says why; its shards are missing, the rest readable', async () => {
@@ -308,7 +320,7 @@ describe('FileStore', () => {
     const pack = await writePack(store.packTarget()!, [shard('counted')]);
     const path = join(dir, 'packs', `${pack.name}.pack`);
     const bytes = await readFile(path);
-    bytes.writeUInt32BE(0xffffffff, 8);
+    bytes.writeUInt32LE(0xffffffff, 8);
     await writeFile(path, bytes);
     await expect(readPackIndex(path)).rejects.toThrow(/count of 4294967295 shards does not fit/);
   });
