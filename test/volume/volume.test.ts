@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { newKey } from '../../src/crypto/index.js';
@@ -297,6 +297,13 @@ describe('commits, reopening and the single writer', () => {
     for (const i of [0, 1, 2, 3]) expect(puts[i]).not.toHaveBeenCalled();
     expect(puts[4].mock.calls.length).toBe(stripes);
     expect(puts[5].mock.calls.length).toBe(stripes);
+    // A few packs hold them, not a file per shard: one per worker for the data group and for the metadata at most.
+    for (const dir of dirs.slice(0, 4)) {
+      const packs = readdirSync(join(dir, 'packs')).filter((name) => name.endsWith('.pack'));
+      expect(packs.length).toBeGreaterThanOrEqual(2);
+      expect(packs.length).toBeLessThanOrEqual(2 * engine.threads);
+      expect(readdirSync(join(dir, 'shards'), { recursive: true }).filter((name) => /[0-9a-f]{64}$/.test(String(name)))).toEqual([]);
+    }
     await v.close();
     const reader = await Volume.open(config, backend, { readOnly: true, engine, journalDir: join(root, `journal-${++journals}`) });
     expect(Buffer.compare(await readFile(reader, '/data.bin'), data)).toBe(0);
