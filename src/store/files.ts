@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { isShardId, type ShardId } from '../crypto/index.js';
+import { isShardId, type ShardId, shardId } from '../crypto/index.js';
 import { CairnError } from '../errors/index.js';
 import { StoreBase } from './base.js';
 import { isPrefixDir, ShardCensus } from './census.js';
 import { StoreFullError, StoreUnavailableError } from './errors.js';
 import { checkShardId } from './gate.js';
 import {
+  createFileOnce,
   errorCode,
   ifMissing,
   readdirIfPresent,
@@ -16,8 +17,6 @@ import {
   sweepTemps,
   syncDir,
   tempOwner,
-  tempPathFor,
-  writeNewFile,
 } from './fsio.js';
 import { LockTimeoutError, withLockFile } from './lockfile.js';
 import { type FileRange, PackSet, type PackTarget, type WrittenPack } from './packs.js';
@@ -100,20 +99,24 @@ export class FileStore extends StoreBase {
     try {
       await mkdir(location, { recursive: true });
       const identity = await readOrCreateIdentity(location, refuse);
-      for (const sub of SUBDIRS) await mkdir(join(location, sub), { recursive: true });
+      // A store on read-only media may lack packs/ (made before format 2): it is read without.
+      for (const sub of SUBDIRS) await mkdir(join(location, sub), { recursive: true }).catch(unlessMissingOnReadOnly);
       const census = new ShardCensus(join(location, 'shards'));
       const { counts, temps } = await census.count();
       // Temp files of writers that died mid-write: nobody will rename them now.
       for (const { dir: where, names } of temps) await sweepTemps(where, names);
       for (const where of [location, join(location, 'packs'), join(location, 'heads'), join(location, 'leases')]) {
-        await sweepTemps(where, await readdir(where));
+        await sweepTemps(where, await readdirIfPresent(where));
       }
       await makePrefixDirs(join(location, 'shards'), options.sync ?? true);
       const packs = new PackSet(join(location, 'packs'), options.sync ?? true);
       await packs.refresh(true);
       const packed = packs.counts();
       const all = { used: counts.used + packed.used, shards: counts.shards + packed.shards };
-      return new FileStore(location, options.id ?? identity.id, census, packs, all, options);
+      const store = new FileStore(location, options.id ?? identity.id, census, packs, all, options);
+      // Left half dead by a process that stopped before unpacking them.
+      store.#scheduleCompaction(packs.wornOutPacks());
+      return store;
     } catch (error) {
       if (error instanceof CairnError) throw error;
       throw refuse(`cannot open its directory: ${(error as Error).message}`, error);
@@ -136,7 +139,7 @@ export class FileStore extends StoreBase {
           await rename();
           this.#usage.set(counts);
           // The file is the copy now: a packed one (perhaps the damaged copy this put heals) goes.
-          await this.#deletePacked(id);
+          await this.#deletePacked(id, false);
         }),
       );
     });
@@ -198,7 +201,7 @@ export class FileStore extends StoreBase {
     return this.#guard(async () => {
       const removed = await this.#commits.run(async () => {
         signal?.throwIfAborted();
-        await this.#deletePacked(id);
+        await this.#deletePacked(id, true);
         const previous = (await lstat(path).catch(ifMissing))?.size;
         if (previous === undefined) return false;
         // Gone already means another process deleted it; the next recount shows that.
@@ -211,35 +214,61 @@ export class FileStore extends StoreBase {
   }
 
   /**
-   * Marks the shard dead in its packs. A pack left with no live shard goes
-   * now; one half dead is unpacked a little later (COMPACT_DELAY_MS after the
-   * last delete, or at close), since deletes come in runs (a commit's
-   * garbage, a volume removed) that often empty it altogether.
+   * Marks the shard dead in its packs (with `look`, also in packs other
+   * processes wrote since this one looked). A pack left with no live shard
+   * goes now; one half dead is unpacked a little later (COMPACT_DELAY_MS
+   * after the last delete, or at close), since deletes come in runs (a
+   * commit's garbage, a volume removed) that often empty it altogether.
    */
-  async #deletePacked(id: ShardId): Promise<void> {
-    const deleted = await this.#packs.delete(id);
+  async #deletePacked(id: ShardId, look: boolean): Promise<void> {
+    let deleted = await this.#packs.delete(id);
+    if (!deleted && look) {
+      await this.#packs.refresh();
+      deleted = await this.#packs.delete(id);
+    }
     if (!deleted) return;
     this.#usage.set(this.#usage.afterDelete(deleted.length));
+    const worn: string[] = [];
     for (const pack of deleted.packs) {
-      const worn = this.#packs.wornOut(pack);
-      if (worn?.live.length === 0) await this.#packs.remove(pack);
-      else if (worn) this.#wornOut.add(pack);
+      const state = this.#packs.wornOut(pack);
+      if (state?.live.length === 0) await this.#packs.remove(pack);
+      else if (state) worn.push(pack);
     }
+    this.#scheduleCompaction(worn);
+  }
+
+  #scheduleCompaction(packs: readonly string[]): void {
+    for (const pack of packs) this.#wornOut.add(pack);
     if (this.#wornOut.size === 0) return;
     clearTimeout(this.#compactTimer);
-    this.#compactTimer = setTimeout(() => void this.#guard(() => this.#commits.run(() => this.#compact())).catch(() => undefined), COMPACT_DELAY_MS);
+    this.#compactTimer = setTimeout(() => void this.#compactNow().catch(() => undefined), COMPACT_DELAY_MS);
     this.#compactTimer.unref();
   }
 
-  /** Unpacks the worn-out packs: their live shards become shard files, then the pack goes. Runs in #commits. */
+  #compactNow(): Promise<void> {
+    return this.#guard(() => this.#commits.run(() => this.#compact()));
+  }
+
+  /**
+   * Unpacks the worn-out packs: each live shard becomes a shard file (only
+   * where none exists: one there may be a copy another process just put, and
+   * only bytes that match their id), then the pack goes. Deletes by other
+   * processes are read first; one landing during the unpack may leave its
+   * shard behind as a file, which only costs space until a GC. Runs in
+   * #commits.
+   */
   async #compact(): Promise<void> {
+    if (this.#wornOut.size === 0) return;
+    await this.#packs.refresh(true);
     for (const pack of this.#wornOut) {
       this.#wornOut.delete(pack);
       const worn = this.#packs.wornOut(pack);
       if (!worn) continue;
       for (const live of worn.live) {
         const bytes = await this.#packs.read(live);
-        if (bytes) await replaceFile(this.#shardPath(live), bytes, { sync: this.#sync, uncache: true });
+        if (bytes && shardId(bytes) === live) {
+          await createFileOnce(this.#shardPath(live), bytes, { sync: this.#sync, uncache: true });
+        }
       }
       await this.#packs.remove(pack);
     }
@@ -248,6 +277,9 @@ export class FileStore extends StoreBase {
 
   protected listShards(after: ShardId | undefined, count: number, signal?: AbortSignal): Promise<ShardId[]> {
     return this.#guard(async () => {
+      // Packs first: a shard another process unpacks meanwhile is then in one or the other.
+      // What others deleted is read at the first page (and by stat), not at every one.
+      await this.#packs.refresh(after === undefined);
       const root = join(this.dir, 'shards');
       const first = after?.slice(0, 2) ?? '';
       const prefixes = (await readdirIfPresent(root)).filter((p) => isPrefixDir(p) && p >= first).sort();
@@ -260,8 +292,7 @@ export class FileStore extends StoreBase {
         ids.push(...names.slice(0, count - ids.length));
         if (ids.length >= count) break;
       }
-      await this.#packs.refresh(true);
-      const packed = this.#packs.idsAfter(after);
+      const packed = this.#packs.idsAfter(after, count);
       if (packed.length === 0) return ids;
       // Loose ids past the last one read were not looked at: the merge stops before them.
       const last = ids.length >= count ? ids[ids.length - 1] : undefined;
@@ -315,7 +346,8 @@ export class FileStore extends StoreBase {
   protected async closeStore(): Promise<void> {
     // Nothing is held open between operations (every file is opened and closed within one); packs left worn out are unpacked now.
     clearTimeout(this.#compactTimer);
-    await this.#guard(() => this.#commits.run(() => this.#compact()));
+    // Best effort: a pack left worn out is unpacked by the next process to delete from it or open the store.
+    await this.#compactNow().catch(() => undefined);
   }
 
   async #readVolume(volumeId: string): Promise<VolumeRecords> {
@@ -399,8 +431,9 @@ async function readOrCreateIdentity(dir: string, refuse: Refuse): Promise<Identi
     if (identity.format === FORMAT) return identity;
     // Format 1 had no packs: marking it 2 keeps a Cairn that cannot read packs from missing them later.
     const upgraded = { format: FORMAT, id: identity.id };
+    // On media this process cannot write, it is read as it is (it has no packs).
     await replaceFile(path, new TextEncoder().encode(JSON.stringify(upgraded)), { sync: true }).catch((error: unknown) => {
-      if (errorCode(error) !== 'EROFS') throw error;
+      if (errorCode(error) !== 'EROFS' && errorCode(error) !== 'EACCES') throw error;
     });
     return upgraded;
   }
@@ -410,18 +443,8 @@ async function readOrCreateIdentity(dir: string, refuse: Refuse): Promise<Identi
     throw refuse(`its directory holds files that are not a Cairn shard store (${foreign.slice(0, 3).join(', ')})`);
   }
   const identity: Identity = { format: FORMAT, id: `files-${randomBytes(6).toString('hex')}` };
-  const temp = tempPathFor(path);
-  try {
-    await writeNewFile(temp, new TextEncoder().encode(JSON.stringify(identity)), { sync: true });
-    // link, unlike rename, fails when the name exists: when two processes open
-    // a new directory at once, the first id stays and both use it.
-    await link(temp, path).catch((error: unknown) => {
-      if (errorCode(error) !== 'EEXIST') throw error;
-    });
-  } finally {
-    await unlink(temp).catch(() => undefined);
-  }
-  await syncDir(dir);
+  // When two processes open a new directory at once, the first id stays and both use it.
+  await createFileOnce(path, new TextEncoder().encode(JSON.stringify(identity)), { sync: true });
   return parseIdentity(await readFile(path), refuse);
 }
 
@@ -437,4 +460,10 @@ function parseIdentity(bytes: Uint8Array, refuse: Refuse): Identity {
   }
   if (typeof identity.id !== 'string' || identity.id.length === 0) throw refuse('its id file is damaged');
   return identity as Identity;
+}
+
+/** For mkdir on read-only media (or a directory this process cannot write): nothing to make there. */
+function unlessMissingOnReadOnly(error: unknown): void {
+  const code = errorCode(error);
+  if (code !== 'EROFS' && code !== 'EACCES' && code !== 'ENOENT') throw error;
 }

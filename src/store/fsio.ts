@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { close, constants, fsync, open as openFd, readFileSync, writev } from 'node:fs';
-import { readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { link, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { dropCachedPages } from './pagecache.js';
@@ -90,6 +90,30 @@ export async function writeNewFile(path: string, bytes: Uint8Array | readonly Ui
   } finally {
     await closeAsync(fd);
   }
+}
+
+/**
+ * Creates `path` holding `bytes` unless something is there already (then
+ * returns false and changes nothing): written beside it, then linked in,
+ * since link, unlike rename, fails when the name exists.
+ */
+export async function createFileOnce(path: string, bytes: Uint8Array, mode: WriteMode): Promise<boolean> {
+  const temp = tempPathFor(path);
+  let created: boolean;
+  try {
+    await writeNewFile(temp, bytes, mode);
+    created = await link(temp, path).then(
+      () => true,
+      (error: unknown) => {
+        if (errorCode(error) === 'EEXIST') return false;
+        throw error;
+      },
+    );
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  if (mode.sync) await syncDir(dirname(path));
+  return created;
 }
 
 /** A rename or unlink is durable only once its directory is fsynced. */

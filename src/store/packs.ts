@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isShardId, SHARD_ID_BYTES, type ShardId } from '../crypto/index.js';
 import { errorCode, ifMissing, readdirIfPresent, syncDir, tempPathFor, writeNewFile } from './fsio.js';
@@ -169,6 +169,8 @@ export class PackSet {
   readonly #where = new Map<ShardId, { pack: string; index: number }[]>();
   /** Packs whose index does not check: reported once each, their shards left to repair. */
   readonly damaged = new Map<string, string>();
+  /** The live packed ids sorted, for listing page after page; dropped at every change. */
+  #sorted: ShardId[] | undefined;
 
   constructor(dir: string, sync: boolean) {
     this.dir = dir;
@@ -192,9 +194,22 @@ export class PackSet {
     return { used, shards: this.#where.size };
   }
 
-  /** Live packed ids after `after`, sorted. */
-  idsAfter(after: ShardId | undefined): ShardId[] {
-    return [...this.#where.keys()].filter((id) => after === undefined || id > after).sort();
+  /** Up to `count` live packed ids after `after`, sorted. */
+  idsAfter(after: ShardId | undefined, count: number): ShardId[] {
+    const sorted = (this.#sorted ??= [...this.#where.keys()].sort());
+    let lo = 0;
+    let hi = sorted.length;
+    while (after !== undefined && lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid] <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    return sorted.slice(lo, lo + count);
+  }
+
+  /** Packs half dead or more (see wornOut), for a store to unpack. */
+  wornOutPacks(): string[] {
+    return [...this.#packs.keys()].filter((name) => this.wornOut(name));
   }
 
   /** Loads packs written since the last look; with `dead`, also what other processes deleted, and forgets packs that are gone. */
@@ -212,7 +227,10 @@ export class PackSet {
         this.damaged.set(name, error.message);
         continue;
       }
+      // Read .dead too before taking it in: a pack added without would bring its deleted shards back.
+      if (this.#packs.has(name)) continue;
       this.add({ name, ...index });
+      await this.#readDead(name);
     }
     if (!dead) return;
     for (const name of [...this.#packs.keys()]) {
@@ -221,8 +239,10 @@ export class PackSet {
     }
   }
 
-  /** Takes in a pack this process wrote (or just found). */
+  /** Takes in a pack this process wrote (or just found); one it knows already is left as it is. */
   add({ name, ids, lengths }: WrittenPack): void {
+    if (this.#packs.has(name)) return;
+    this.#sorted = undefined;
     const offsets: number[] = [];
     let at = HEAD_BYTES + ids.length * ENTRY_BYTES + SUM_BYTES;
     for (const length of lengths) {
@@ -240,12 +260,13 @@ export class PackSet {
   async read(id: ShardId, signal?: AbortSignal): Promise<Uint8Array | undefined> {
     for (let tries = 0; tries < 2; tries++) {
       if (tries > 0 || !this.#where.has(id)) await this.refresh();
+      const pack = this.#where.get(id)?.at(-1)?.pack;
       const range = this.locate(id);
-      if (!range) return undefined;
+      if (!pack || !range) return undefined;
       const bytes = await readRange(range, signal);
       if (bytes) return bytes;
       // The pack went (another process emptied or unpacked it): forget it and look again.
-      this.#forget(this.#where.get(id)!.at(-1)!.pack);
+      this.#forget(pack);
     }
     return undefined;
   }
@@ -261,6 +282,7 @@ export class PackSet {
     const length = this.#packs.get(newest)!.lengths[index];
     for (const { pack: name } of places) await this.#appendDead(name, id);
     this.#where.delete(id);
+    this.#sorted = undefined;
     return { length, packs: places.map((p) => p.pack) };
   }
 
@@ -293,18 +315,28 @@ export class PackSet {
     return names.filter((n) => n.endsWith('.dead') && !packs.has(n.slice(0, -'.dead'.length))).map((n) => join(this.dir, n));
   }
 
+  /**
+   * One write (O_APPEND) per record, so appends of several processes never
+   * interleave. After a record cut short (a crash mid-append) it pads with
+   * zeros to the next whole record first, so later records stay aligned.
+   */
   async #appendDead(name: string, id: ShardId): Promise<void> {
     const deadPath = this.#path(name, 'dead');
-    const created = (await stat(deadPath).catch(ifMissing)) === undefined;
     const file = await open(deadPath, 'a');
+    let created: boolean;
     try {
-      await file.write(Buffer.from(id, 'hex'));
+      const size = (await file.stat()).size;
+      created = size === 0;
+      const record = Buffer.alloc((SHARD_ID_BYTES - (size % SHARD_ID_BYTES)) % SHARD_ID_BYTES + SHARD_ID_BYTES);
+      record.write(id, record.length - SHARD_ID_BYTES, 'hex');
+      const { bytesWritten } = await file.write(record);
+      if (bytesWritten !== record.length) throw new Error(`only ${bytesWritten} of ${record.length} bytes reached ${deadPath}`);
       if (this.#sync) await file.datasync();
     } finally {
       await file.close();
     }
     if (created && this.#sync) await syncDir(this.dir);
-    this.#packs.get(name)!.dead.add(id);
+    this.#packs.get(name)?.dead.add(id);
   }
 
   /** Removes a pack whose live shards are stored elsewhere now. */
@@ -323,9 +355,10 @@ export class PackSet {
   }
 
   async #readDead(name: string): Promise<void> {
-    const pack = this.#packs.get(name)!;
-    const bytes = await readFile(this.#path(name, 'dead')).catch(ifMissing);
-    if (!bytes || bytes.length <= pack.deadRead) return;
+    const pack = this.#packs.get(name);
+    const bytes = pack && (await readFile(this.#path(name, 'dead')).catch(ifMissing));
+    // Forgotten meanwhile (its pack went), or nothing new.
+    if (!pack || !bytes || this.#packs.get(name) !== pack || bytes.length <= pack.deadRead) return;
     // A record cut short by a crash mid-append is ignored; the delete was never acknowledged.
     const whole = bytes.length - (bytes.length % SHARD_ID_BYTES);
     for (let at = pack.deadRead - (pack.deadRead % SHARD_ID_BYTES); at < whole; at += SHARD_ID_BYTES) {
@@ -339,6 +372,7 @@ export class PackSet {
 
   /** Forgets that pack `name` holds `id`. */
   #drop(id: ShardId, name: string): void {
+    this.#sorted = undefined;
     const places = this.#where.get(id)?.filter((p) => p.pack !== name);
     if (places?.length) this.#where.set(id, places);
     else this.#where.delete(id);

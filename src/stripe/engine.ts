@@ -66,8 +66,12 @@ export interface SettledStripes {
   packs: { target: number; pack: WrittenPack }[];
   /** Packs that could not be written, by target. */
   failures: { target: number; error: Error }[];
-  /** Per stripe, in order: which shards are in a written pack, and the shards themselves when some is not. */
-  stripes: { written: boolean[]; sealed?: SealedStripe }[];
+  /**
+   * Per stripe, in order: which shards are in a written pack, and the shards
+   * themselves when some is not; or the error that lost them (their worker
+   * failed), while the other workers' packs are still reported.
+   */
+  stripes: { written: boolean[]; sealed?: SealedStripe; error?: Error }[];
 }
 
 export interface StripeSettler {
@@ -161,8 +165,9 @@ export class StripeEngine implements StripeSettler {
     // One request per worker, for the stripes it holds: each writes its own packs.
     const bySlot = new Map<Slot, number[]>();
     where.forEach((w, i) => bySlot.set(w!.slot, [...(bySlot.get(w!.slot) ?? []), i]));
-    await Promise.all(
-      [...bySlot].map(async ([slot, indices]) => {
+    const slots = [...bySlot];
+    const settled = await Promise.allSettled(
+      slots.map(async ([slot, indices]) => {
         const request = indices.map((i) => ({
           held: where[i]!.id,
           ids: stripes[i].stripe.descriptor.shardIds,
@@ -182,6 +187,9 @@ export class StripeEngine implements StripeSettler {
         }
       }),
     );
+    settled.forEach((r, n) => {
+      if (r.status === 'rejected') for (const i of slots[n][1]) result.stripes[i] = { written: result.stripes[i].written.fill(false), error: r.reason as Error };
+    });
     return result;
   }
 

@@ -128,6 +128,7 @@ export class Backend {
     // the rest, and those whose pack failed, come here and take the usual way.
     const written = plans.map((p) => new Array<boolean>(p.stores.length).fill(false));
     const sealed = plans.map((p) => (p.held ? undefined : (p.stripe as SealedStripe)));
+    const lost = new Map<number, Error>();
     const packErrors = new Map<string, Error>();
     for (const [settler, indices] of groupBy(plans.flatMap((p, i) => (p.held ? [i] : [])), (i) => plans[i].held!.settler)) {
       const targets: PackTarget[] = [];
@@ -153,11 +154,12 @@ export class Backend {
       indices.forEach((i, j) => {
         written[i] = settled.stripes[j].written;
         sealed[i] = settled.stripes[j].sealed;
+        if (settled.stripes[j].error) lost.set(i, settled.stripes[j].error!);
       });
     }
     const results = await Promise.allSettled(
       plans.map((plan, i) => {
-        if (plan.error) return Promise.reject(plan.error);
+        if (plan.error || lost.has(i)) return Promise.reject(plan.error ?? lost.get(i));
         return this.#putRest(plan.stripe.descriptor, plan.stores, written[i], sealed[i], plan.landed, packErrors);
       }),
     );

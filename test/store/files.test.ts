@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -9,6 +9,7 @@ import {
   type FileStoreOptions,
   LeaseConflictError,
   readRangeSync,
+  ShardCorruptError,
   ShardNotFoundError,
   type StoreOptions,
   StoreUnavailableError,
@@ -180,10 +181,12 @@ describe('FileStore', () => {
       const { id, bytes } = shard('kept on read-only media');
       await store.put(id, bytes);
       await store.close();
-      // As a store made before prefix directories came at open: only the one it used.
+      // As a format 1 store made before prefix directories came at open: only the one it used, and no packs/.
       for (const prefix of await readdir(join(dir, 'shards'))) {
         if (prefix !== id.slice(0, 2)) await rm(join(dir, 'shards', prefix), { recursive: true });
       }
+      await rm(join(dir, 'packs'), { recursive: true });
+      await writeFile(join(dir, 'id'), JSON.stringify({ format: 1, id: 'files-000000000001' }));
       expect(spawnSync('mount', ['-o', 'remount,ro', dir]).status).toBe(0);
       const readOnly = await openForTest(dir);
       expect(Buffer.compare(await readOnly.get(id), bytes)).toBe(0);
@@ -284,6 +287,90 @@ describe('FileStore', () => {
     expect(await tree(join(dir, 'packs'))).toEqual([]);
     expect(Buffer.compare(await other.get(last[0].id), last[0].bytes)).toBe(0);
     expect(await other.stat()).toMatchObject({ shards: 3 });
+  });
+
+  it('an unpack does not undo a repair another process made, nor write back bytes that do not match', async () => {
+    const dir = await dirForTest();
+    const mount = await openForTest(dir);
+    const s = Array.from({ length: 4 }, (_, i) => shard(`same size ${i}`));
+    const pack = await writePack(mount.packTarget()!, s);
+    mount.packWritten(pack);
+    const path = join(dir, 'packs', `${pack.name}.pack`);
+    // Rot in the last shard (s[3]) and in s[2].
+    await flipFirstByte(path, (await stat(path)).size - 1);
+    await flipFirstByte(path, (await stat(path)).size - s[3].bytes.length - 1);
+    const repair = await openForTest(dir);
+    await expect(repair.get(s[3].id)).rejects.toBeInstanceOf(ShardCorruptError);
+    await repair.delete(s[3].id);
+    await repair.put(s[3].id, s[3].bytes);
+    // The mount, not knowing of that delete, empties half the pack and unpacks it at close.
+    await mount.delete(s[0].id);
+    await mount.delete(s[1].id);
+    await mount.close();
+    const after = await openForTest(dir);
+    expect(Buffer.compare(await after.get(s[3].id), s[3].bytes)).toBe(0);
+    // The rotted s[2] was not written out as a file; it is missing now, for repair to rebuild.
+    await expect(after.get(s[2].id)).rejects.toBeInstanceOf(ShardNotFoundError);
+    expect(await tree(join(dir, 'packs'))).toEqual([]);
+  });
+
+  it('another opener reads, deletes and lists through a pack that goes under it', async () => {
+    const dir = await dirForTest();
+    const a = await openForTest(dir);
+    const s = Array.from({ length: 6 }, (_, i) => shard(`same size ${i}`));
+    a.packWritten(await writePack(a.packTarget()!, s));
+    const b = await openForTest(dir);
+    expect(await b.has(s[0].id)).toBe(true);
+    await a.delete(s[0].id);
+    await a.delete(s[1].id);
+    await a.delete(s[2].id);
+    await a.close();
+    const results = await Promise.allSettled([b.get(s[3].id), b.get(s[4].id), b.delete(s[5].id), b.list()]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    expect((await b.list()).ids).toEqual([s[3].id, s[4].id].sort());
+    expect(await b.stat()).toMatchObject({ shards: 2 });
+  });
+
+  it('a delete finds a pack another process wrote after this one looked', async () => {
+    const dir = await dirForTest();
+    const [a, b] = [await openForTest(dir), await openForTest(dir)];
+    const one = shard('written by the other process');
+    a.packWritten(await writePack(a.packTarget()!, [one, shard('and its neighbour')]));
+    await b.delete(one.id);
+    expect(await b.has(one.id)).toBe(false);
+    expect(await a.has(one.id)).toBe(true);
+    expect((await a.list()).ids).not.toContain(one.id);
+    expect(await a.has(one.id)).toBe(false);
+  });
+
+  it('a .dead record cut short by a crash is ignored, and later records still count', async () => {
+    const dir = await dirForTest();
+    const a = await openForTest(dir);
+    const s = Array.from({ length: 8 }, (_, i) => shard(`same size ${i}`));
+    const pack = await writePack(a.packTarget()!, s);
+    a.packWritten(pack);
+    await a.delete(s[0].id);
+    await appendFile(join(dir, 'packs', `${pack.name}.dead`), Buffer.alloc(10, 0xab));
+    const b = await openForTest(dir);
+    await b.delete(s[3].id);
+    const c = await openForTest(dir);
+    expect((await c.list()).ids).toEqual(s.slice(1).filter((x) => x !== s[3]).map((x) => x.id).sort());
+    expect((await readFile(join(dir, 'packs', `${pack.name}.dead`))).length).toBe(96);
+  });
+
+  it('a pack left half dead by a process that stopped is unpacked by the next to open the store', async () => {
+    const dir = await dirForTest();
+    const a = await openForTest(dir);
+    const s = Array.from({ length: 4 }, (_, i) => shard(`same size ${i}`));
+    const pack = await writePack(a.packTarget()!, s);
+    a.packWritten(pack);
+    // Two deletes recorded as a stopped process left them, never unpacked.
+    await writeFile(join(dir, 'packs', `${pack.name}.dead`), Buffer.from(s[0].id + s[1].id, 'hex'));
+    const b = await openForTest(dir);
+    expect(await b.stat()).toMatchObject({ shards: 2 });
+    await b.close();
+    expect(await tree(join(dir, 'packs'))).toEqual([]);
+    expect(await tree(join(dir, 'shards'))).toEqual(s.slice(2).map((x) => join(x.id.slice(0, 2), x.id)).sort());
   });
 
   it('skips a damaged pack (changed, cut short, another version) and says why; its shards are missing, the rest readable', async () => {
