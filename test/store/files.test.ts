@@ -125,6 +125,16 @@ function deadPid(): number {
 
 describe('FileStore', () => {
   const { dirForTest, openForTest, shard } = storeTestKit('files', (dir, options?: FileStoreOptions) => FileStore.open(dir, options));
+
+  /** A store in a new directory holding `count` shards of one size in one pack, as a commit leaves them. */
+  async function packedStore(count: number) {
+    const dir = await dirForTest();
+    const store = await openForTest(dir);
+    const shards = Array.from({ length: count }, (_, i) => shard(`same size ${i}`));
+    const pack = await writePack(store.packTarget()!, shards);
+    store.packWritten(pack);
+    return { dir, store, shards, pack };
+  }
   const volumeId = 'c0ffee'.padEnd(32, '0');
 
   it('keeps a default id across reopen; openers racing on a new directory agree on it', async () => {
@@ -240,11 +250,7 @@ describe('FileStore', () => {
   });
 
   it('deletes packed shards at once; a pack half dead is unpacked into shard files, an empty one removed', async () => {
-    const dir = await dirForTest();
-    const store = await openForTest(dir);
-    const shards = Array.from({ length: 4 }, (_, i) => shard(`same size ${i}`));
-    const pack = await writePack(store.packTarget()!, shards);
-    store.packWritten(pack);
+    const { dir, store, shards, pack } = await packedStore(4);
     const other = await openForTest(dir);
 
     await store.delete(shards[0].id);
@@ -290,11 +296,7 @@ describe('FileStore', () => {
   });
 
   it('an unpack does not undo a repair another process made, nor write back bytes that do not match', async () => {
-    const dir = await dirForTest();
-    const mount = await openForTest(dir);
-    const s = Array.from({ length: 4 }, (_, i) => shard(`same size ${i}`));
-    const pack = await writePack(mount.packTarget()!, s);
-    mount.packWritten(pack);
+    const { dir, store: mount, shards: s, pack } = await packedStore(4);
     const path = join(dir, 'packs', `${pack.name}.pack`);
     // Rot in the last shard (s[3]) and in s[2].
     await flipFirstByte(path, (await stat(path)).size - 1);
@@ -315,10 +317,7 @@ describe('FileStore', () => {
   });
 
   it('another opener reads, deletes and lists through a pack that goes under it', async () => {
-    const dir = await dirForTest();
-    const a = await openForTest(dir);
-    const s = Array.from({ length: 6 }, (_, i) => shard(`same size ${i}`));
-    a.packWritten(await writePack(a.packTarget()!, s));
+    const { dir, store: a, shards: s } = await packedStore(6);
     const b = await openForTest(dir);
     expect(await b.has(s[0].id)).toBe(true);
     await a.delete(s[0].id);
@@ -344,11 +343,7 @@ describe('FileStore', () => {
   });
 
   it('a .dead record cut short by a crash is ignored, and later records still count', async () => {
-    const dir = await dirForTest();
-    const a = await openForTest(dir);
-    const s = Array.from({ length: 8 }, (_, i) => shard(`same size ${i}`));
-    const pack = await writePack(a.packTarget()!, s);
-    a.packWritten(pack);
+    const { dir, store: a, shards: s, pack } = await packedStore(8);
     await a.delete(s[0].id);
     await appendFile(join(dir, 'packs', `${pack.name}.dead`), Buffer.alloc(10, 0xab));
     const b = await openForTest(dir);
@@ -359,11 +354,7 @@ describe('FileStore', () => {
   });
 
   it('a pack left half dead by a process that stopped is unpacked by the next to open the store', async () => {
-    const dir = await dirForTest();
-    const a = await openForTest(dir);
-    const s = Array.from({ length: 4 }, (_, i) => shard(`same size ${i}`));
-    const pack = await writePack(a.packTarget()!, s);
-    a.packWritten(pack);
+    const { dir, shards: s, pack } = await packedStore(4);
     // Two deletes recorded as a stopped process left them, never unpacked.
     await writeFile(join(dir, 'packs', `${pack.name}.dead`), Buffer.from(s[0].id + s[1].id, 'hex'));
     const b = await openForTest(dir);
