@@ -166,8 +166,11 @@ export class FileStore extends StoreBase {
   packWritten(pack: WrittenPack): void {
     for (const id of pack.ids) checkShardId(this.id, id);
     let counts = this.#usage.stat() as Counts;
+    const added = new Set<ShardId>();
     pack.ids.forEach((id, i) => {
-      if (this.#packs.locate(id) === undefined) counts = { used: counts.used + pack.lengths[i], shards: counts.shards + 1 };
+      if (this.#packs.locate(id) !== undefined || added.has(id)) return;
+      added.add(id);
+      counts = { used: counts.used + pack.lengths[i], shards: counts.shards + 1 };
     });
     this.#packs.add(pack);
     this.#usage.set(counts);
@@ -179,20 +182,26 @@ export class FileStore extends StoreBase {
         const packed = await this.#packs.read(id, signal);
         if (packed) return packed;
       }
-      const bytes = await readIfPresent(this.#shardPath(id), signal);
-      // Packs other processes wrote since this one looked are found by read.
-      if (bytes === undefined) return this.#packs.read(id, signal);
-      // A plain Uint8Array like every other backend's; copied only when readFile used Node's shared pool.
-      const own = bytes.byteLength === bytes.buffer.byteLength;
-      return own ? new Uint8Array(bytes.buffer) : Uint8Array.from(bytes);
+      const loose = async () => {
+        const bytes = await readIfPresent(this.#shardPath(id), signal);
+        if (bytes === undefined) return undefined;
+        // A plain Uint8Array like every other backend's; copied only when readFile used Node's shared pool.
+        const own = bytes.byteLength === bytes.buffer.byteLength;
+        return own ? new Uint8Array(bytes.buffer) : Uint8Array.from(bytes);
+      };
+      // Packs other processes wrote since this one looked are found by read; a pack another
+      // process unpacked meanwhile has made its file before it went, so the file is read again.
+      return (await loose()) ?? (await this.#packs.read(id, signal)) ?? (await loose());
     });
   }
 
   protected hasShard(id: ShardId): Promise<boolean> {
     return this.#guard(async () => {
-      if (this.#packs.locate(id) || (await lstat(this.#shardPath(id)).catch(ifMissing)) !== undefined) return true;
+      const file = async () => (await lstat(this.#shardPath(id)).catch(ifMissing)) !== undefined;
+      if (this.#packs.locate(id) || (await file())) return true;
       await this.#packs.refresh();
-      return this.#packs.locate(id) !== undefined;
+      // As in get: an unpack elsewhere makes the file before the pack goes.
+      return this.#packs.locate(id) !== undefined || (await file());
     });
   }
 
@@ -277,9 +286,10 @@ export class FileStore extends StoreBase {
 
   protected listShards(after: ShardId | undefined, count: number, signal?: AbortSignal): Promise<ShardId[]> {
     return this.#guard(async () => {
-      // Packs first: a shard another process unpacks meanwhile is then in one or the other.
+      // Packed ids first: a shard unpacked (by any process) while the files are read is then in one or the other.
       // What others deleted is read at the first page (and by stat), not at every one.
       await this.#packs.refresh(after === undefined);
+      const packed = this.#packs.idsAfter(after, count);
       const root = join(this.dir, 'shards');
       const first = after?.slice(0, 2) ?? '';
       const prefixes = (await readdirIfPresent(root)).filter((p) => isPrefixDir(p) && p >= first).sort();
@@ -292,7 +302,6 @@ export class FileStore extends StoreBase {
         ids.push(...names.slice(0, count - ids.length));
         if (ids.length >= count) break;
       }
-      const packed = this.#packs.idsAfter(after, count);
       if (packed.length === 0) return ids;
       // Loose ids past the last one read were not looked at: the merge stops before them.
       const last = ids.length >= count ? ids[ids.length - 1] : undefined;

@@ -214,6 +214,8 @@ export class PackSet {
 
   /** Loads packs written since the last look; with `dead`, also what other processes deleted, and forgets packs that are gone. */
   async refresh(dead = false): Promise<void> {
+    // Only packs known before the listing can be judged gone by it: one taken in since may postdate it.
+    const known = [...this.#packs.keys()];
     const names = await readdirIfPresent(this.dir);
     const present = new Set(names.flatMap((n) => PACK_NAME.exec(n)?.[1] ?? []));
     for (const name of present) {
@@ -233,7 +235,7 @@ export class PackSet {
       await this.#readDead(name);
     }
     if (!dead) return;
-    for (const name of [...this.#packs.keys()]) {
+    for (const name of known) {
       if (!present.has(name)) this.#forget(name);
       else await this.#readDead(name);
     }
@@ -281,8 +283,8 @@ export class PackSet {
     const { pack: newest, index } = places.at(-1)!;
     const length = this.#packs.get(newest)!.lengths[index];
     for (const { pack: name } of places) await this.#appendDead(name, id);
-    this.#where.delete(id);
-    this.#sorted = undefined;
+    // Only the packs marked: one taken in meanwhile (packed again, or another process's) keeps its copy.
+    for (const { pack: name } of places) this.#drop(id, name);
     return { length, packs: places.map((p) => p.pack) };
   }
 
@@ -341,8 +343,9 @@ export class PackSet {
 
   /** Removes a pack whose live shards are stored elsewhere now. */
   async remove(name: string): Promise<void> {
-    this.#forget(name);
+    // Gone from disk first, so a refresh running meanwhile cannot take it back in.
     await unlink(this.#path(name)).catch(ifMissing);
+    this.#forget(name);
     await unlink(this.#path(name, 'dead')).catch(ifMissing);
     if (this.#sync) await syncDir(this.dir);
   }

@@ -148,7 +148,14 @@ export class Backend {
             }),
       }));
       const storeOf = [...targetOf].filter(([, t]) => t >= 0).sort((a, b) => a[1] - b[1]).map(([id]) => id);
-      const settled = await settler.settle(settling, targets);
+      let settled;
+      try {
+        settled = await settler.settle(settling, targets);
+      } catch (error) {
+        // Every other group is still settled; these stripes fail.
+        for (const i of indices) lost.set(i, error as Error);
+        continue;
+      }
       for (const { target, pack } of settled.packs) this.#byId.get(storeOf[target])!.packWritten!(pack);
       for (const { target, error } of settled.failures) packErrors.set(storeOf[target], error);
       indices.forEach((i, j) => {
