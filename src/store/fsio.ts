@@ -98,10 +98,8 @@ export async function writeNewFile(path: string, bytes: Uint8Array | readonly Ui
  * since link, unlike rename, fails when the name exists.
  */
 export async function createFileOnce(path: string, bytes: Uint8Array, mode: WriteMode): Promise<boolean> {
-  const temp = tempPathFor(path);
-  let created: boolean;
-  try {
-    await writeNewFile(temp, bytes, mode);
+  let created = false;
+  await viaTemp(path, bytes, mode, async (temp) => {
     created = await link(temp, path).then(
       () => true,
       (error: unknown) => {
@@ -109,10 +107,9 @@ export async function createFileOnce(path: string, bytes: Uint8Array, mode: Writ
         throw error;
       },
     );
-  } finally {
-    await unlink(temp).catch(() => undefined);
-  }
-  if (mode.sync) await syncDir(dirname(path));
+    // The temp is still there beside the link.
+    return false;
+  });
   return created;
 }
 
@@ -133,20 +130,38 @@ export async function syncDir(dir: string): Promise<void> {
  */
 export async function replaceFile(
   path: string,
-  bytes: Uint8Array,
+  bytes: Uint8Array | readonly Uint8Array[],
   mode: WriteMode,
   commit: (rename: () => Promise<void>) => Promise<void> = (done) => done(),
 ): Promise<void> {
-  const temp = tempPathFor(path);
-  let moved = false;
-  try {
-    await writeNewFile(temp, bytes, mode);
+  await viaTemp(path, bytes, mode, async (temp) => {
+    let moved = false;
     await commit(async () => {
       await rename(temp, path);
       moved = true;
     });
+    return moved;
+  });
+}
+
+/**
+ * The steps replaceFile and createFileOnce share: a temp file beside `path`
+ * written as `mode` says, then `place` puts it at `path` (true when that
+ * used the temp up), the temp removed otherwise, and the directory synced.
+ */
+async function viaTemp(
+  path: string,
+  bytes: Uint8Array | readonly Uint8Array[],
+  mode: WriteMode,
+  place: (temp: string) => Promise<boolean>,
+): Promise<void> {
+  const temp = tempPathFor(path);
+  let usedUp = false;
+  try {
+    await writeNewFile(temp, bytes, mode);
+    usedUp = await place(temp);
   } finally {
-    if (!moved) await unlink(temp).catch(() => undefined);
+    if (!usedUp) await unlink(temp).catch(() => undefined);
   }
   if (mode.sync) await syncDir(dirname(path));
 }

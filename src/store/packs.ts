@@ -10,10 +10,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isShardId, SHARD_ID_BYTES, type ShardId } from '../crypto/index.js';
-import { errorCode, ifMissing, readdirIfPresent, syncDir, tempPathFor, writeNewFile } from './fsio.js';
+import { SHARD_ID_BYTES, type ShardId } from '../crypto/index.js';
+import { errorCode, ifMissing, readdirIfPresent, replaceFile, syncDir } from './fsio.js';
 import type { Counts } from './usage.js';
 
 const MAGIC = Buffer.from('CAIRNPK', 'latin1');
@@ -67,23 +67,14 @@ export function packIndex(shards: readonly { id: ShardId; bytes: Uint8Array }[])
 
 /**
  * Writes `shards` as one new pack in `target.dir` the way shard files are
- * written (a temp file, synced, renamed in, the directory synced), so a
- * reader in any process sees the whole pack or none of it.
+ * written (replaceFile: a temp file, synced, renamed in, the directory
+ * synced), so a reader in any process sees the whole pack or none of it.
  */
 export async function writePack(target: PackTarget, shards: readonly { id: ShardId; bytes: Uint8Array }[]): Promise<WrittenPack> {
   if (shards.length === 0 || shards.length > MAX_PACK_SHARDS) throw new RangeError(`a pack holds 1 to ${MAX_PACK_SHARDS} shards, not ${shards.length}`);
   const name = randomBytes(8).toString('hex');
-  const path = join(target.dir, `${name}.pack`);
-  const temp = tempPathFor(path);
-  let moved = false;
-  try {
-    await writeNewFile(temp, [packIndex(shards), ...shards.map((s) => s.bytes)], { sync: target.sync, uncache: true });
-    await rename(temp, path);
-    moved = true;
-  } finally {
-    if (!moved) await unlink(temp).catch(() => undefined);
-  }
-  if (target.sync) await syncDir(target.dir);
+  const parts = [packIndex(shards), ...shards.map((s) => s.bytes)];
+  await replaceFile(join(target.dir, `${name}.pack`), parts, { sync: target.sync, uncache: true });
   return { name, ids: shards.map((s) => s.id), lengths: shards.map((s) => s.bytes.length) };
 }
 
@@ -366,7 +357,6 @@ export class PackSet {
     const whole = bytes.length - (bytes.length % SHARD_ID_BYTES);
     for (let at = pack.deadRead - (pack.deadRead % SHARD_ID_BYTES); at < whole; at += SHARD_ID_BYTES) {
       const id = bytes.toString('hex', at, at + SHARD_ID_BYTES);
-      if (!isShardId(id)) continue;
       pack.dead.add(id);
       this.#drop(id, name);
     }

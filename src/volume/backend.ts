@@ -131,23 +131,22 @@ export class Backend {
     const lost = new Map<number, Error>();
     const packErrors = new Map<string, Error>();
     for (const [settler, indices] of groupBy(plans.flatMap((p, i) => (p.held ? [i] : [])), (i) => plans[i].held!.settler)) {
+      // Pack target n is storeOf[n]'s; stores without one (no files, a capacity) map to undefined.
       const targets: PackTarget[] = [];
-      const targetOf = new Map<string, number>();
+      const storeOf: string[] = [];
+      const targetOf = new Map<string, number | undefined>();
+      const targetFor = (id: string): number | undefined => {
+        if (!targetOf.has(id)) {
+          const target = this.#byId.get(id)?.packTarget?.();
+          targetOf.set(id, target ? targets.push(target) - 1 : undefined);
+          if (target) storeOf.push(id);
+        }
+        return targetOf.get(id);
+      };
       const settling = indices.map((i) => ({
         stripe: plans[i].held!,
-        to: plans[i].error
-          ? []
-          : plans[i].stores.map((id) => {
-              if (!id) return undefined;
-              if (!targetOf.has(id)) {
-                const target = this.#byId.get(id)?.packTarget?.();
-                targetOf.set(id, target ? targets.push(target) - 1 : -1);
-              }
-              const t = targetOf.get(id)!;
-              return t >= 0 ? t : undefined;
-            }),
+        to: plans[i].error ? [] : plans[i].stores.map((id) => (id ? targetFor(id) : undefined)),
       }));
-      const storeOf = [...targetOf].filter(([, t]) => t >= 0).sort((a, b) => a[1] - b[1]).map(([id]) => id);
       let settled;
       try {
         settled = await settler.settle(settling, targets);
