@@ -29,4 +29,4 @@ export { BucketObjects, type ListEntry } from './s3-objects.js';
 export { type RecordsMode, conditionalWritesWork } from './s3-records.js';
 export { type S3Credentials, type S3Location, S3Transport, type ServerClock, type TransportOptions } from './s3-transport.js';
 export { LockTimeoutError, withLockFile } from './lockfile.js';
-export { type FileRange, type PackTarget, type WrittenPack, PackDamagedError, readRangeSync, writePack } from './packs.js';
+export { type FileRange, type PackTarget, type WrittenPack, PackDamagedError, writePack } from './packs.js';

@@ -9,7 +9,6 @@
  * is dead (its live shards become plain shard files first).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SHARD_ID_BYTES, type ShardId } from '../crypto/index.js';
@@ -110,29 +109,6 @@ export async function readPackIndex(path: string): Promise<{ ids: ShardId[]; len
     return { ids, lengths };
   } finally {
     await file.close();
-  }
-}
-
-/** Reads a part of a file on this thread (the stripe workers' way); undefined when it is gone or shorter. */
-export function readRangeSync({ path, offset, length }: FileRange): Uint8Array | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    const bytes = new Uint8Array(length);
-    for (let at = 0; at < length; ) {
-      const n = readSync(fd, bytes, at, length - at, offset + at);
-      if (n === 0) return undefined;
-      at += n;
-    }
-    return bytes;
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
   }
 }
 

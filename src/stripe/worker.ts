@@ -4,6 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { useHashHelper } from '../crypto/index.js';
+import { keepBlock } from './blocks.js';
 import { openSources } from './sources.js';
 import { sealStripe } from './seal.js';
 import type { Reply, Request } from './engine.js';
@@ -52,9 +53,11 @@ async function settle(req: Extract<Request, { op: 'settle' }>): Promise<void> {
 }
 
 port.on('message', async (req: Request) => {
-  // A block the volume is done with, sent here only to take it off that thread's count of
-  // external memory (StripeEngine.recycle); this thread's own collections, of a small heap, free it.
-  if (req.op === 'recycle') return;
+  // A block the volume is done with (StripeEngine.recycle): the next one opened here reuses its memory.
+  if (req.op === 'recycle') {
+    keepBlock(req.buffer);
+    return;
+  }
   try {
     if (req.op === 'seal') {
       const { descriptor, shards } = await sealStripe(req.block, req.options);

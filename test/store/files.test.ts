@@ -9,7 +9,6 @@ import {
   FileStore,
   type FileStoreOptions,
   LeaseConflictError,
-  readRangeSync,
   ShardCorruptError,
   ShardNotFoundError,
   type StoreOptions,
@@ -17,6 +16,7 @@ import {
   writePack,
 } from '../../src/store/index.js';
 import { readPackIndex } from '../../src/store/packs.js';
+import { readBuffered } from '../../src/store/range-reads.js';
 import { shardStoreConformance, type StoreHarness } from './conformance.js';
 import { flipFirstByte, storeTestKit } from './kit.js';
 import {
@@ -220,7 +220,7 @@ describe('FileStore', () => {
       expect(Buffer.compare(await store.get(id), bytes)).toBe(0);
       expect(await store.has(id)).toBe(true);
       const where = store.shardFile(id);
-      expect(typeof where === 'string' ? undefined : readRangeSync(where)).toEqual(bytes);
+      expect(typeof where === 'string' ? undefined : readBuffered(where)).toEqual(bytes);
     }
     const ids = shards.map((s) => s.id).sort();
     expect((await store.list()).ids).toEqual(ids);

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import type { ShardId } from '../../src/crypto/index.js';
 import { type FileRange, FileStore, writePack } from '../../src/store/index.js';
 import { repoRoot } from '../../src/repo/index.js';
 import { dropCachedPages, dropsPageCache, loadPageCacheHelper, pageCacheProblem } from '../../src/store/pagecache.js';
+import { rangeReads, readBuffered } from '../../src/store/range-reads.js';
 
 /** Bytes of `path` in the page cache, as util-linux's fincore counts them (mincore(2)). */
 function cachedBytes(path: string): number {
@@ -93,6 +94,82 @@ describe('shard files and the page cache', () => {
     } finally {
       await store.close();
     }
+  });
+
+  /** A file of `lengths` byte runs after a header that leaves none of them aligned, synced and out of the page cache. */
+  const packLike = async (lengths: number[]) => {
+    const path = join(await tempDir(), 'pack');
+    const parts = [randomBytes(77), ...lengths.map((n) => randomBytes(n))];
+    writeFileSync(path, Buffer.concat(parts));
+    const fd = openSync(path, 'r+');
+    fsyncSync(fd);
+    dropCachedPages(fd);
+    closeSync(fd);
+    expect(cachedBytes(path)).toBe(0);
+    let offset = 77;
+    const ranges = parts.slice(1).map((bytes) => {
+      const range = { path, offset, length: bytes.length };
+      offset += bytes.length;
+      return { range, bytes };
+    });
+    return { path, ranges };
+  };
+
+  it('a stripe worker reads packed shards past the page cache, at any offset, into views that stay apart until release', async () => {
+    const { path, ranges } = await packLike([10_000, SIZE, 5, SIZE]);
+    const reads = rangeReads(ranges.length, SIZE);
+    try {
+      const got = ranges.map(({ range }) => reads.read(range));
+      got.forEach((bytes, i) => expect(Buffer.from(bytes!)).toEqual(ranges[i].bytes));
+      expect(cachedBytes(path)).toBe(0);
+      // A range longer than the lease was made for is still read, through the page cache.
+      const long = { path, offset: 0, length: SIZE + 100 };
+      expect(reads.read(long)?.length).toBe(SIZE + 100);
+      expect(cachedBytes(path)).toBeGreaterThan(0);
+    } finally {
+      reads.release();
+    }
+    expect(() => reads.read(ranges[0].range)).toThrow(/after release/);
+  });
+
+  it('while one stripe holds the arena another reads through the page cache; a released arena serves again, grown to a larger stripe', async () => {
+    const { path, ranges } = await packLike([SIZE, SIZE]);
+    const first = rangeReads(1, 4096);
+    try {
+      const second = rangeReads(2, SIZE);
+      expect(Buffer.from(second.read(ranges[0].range)!)).toEqual(ranges[0].bytes);
+      second.release();
+      expect(cachedBytes(path)).toBeGreaterThan(0);
+    } finally {
+      first.release();
+    }
+    const fd = openSync(path, 'r');
+    dropCachedPages(fd);
+    closeSync(fd);
+    const third = rangeReads(8, SIZE * 2);
+    try {
+      expect(Buffer.from(third.read(ranges[1].range)!)).toEqual(ranges[1].bytes);
+      expect(cachedBytes(path)).toBe(0);
+    } finally {
+      third.release();
+    }
+  });
+
+  it('a range past the end of its file, or in a file that is gone, reads as undefined either way', async () => {
+    const { path, ranges } = await packLike([SIZE]);
+    const past = { path, offset: 77 + 4096, length: SIZE };
+    const gone = { path: `${path}.gone`, offset: 0, length: 10 };
+    const reads = rangeReads(2, SIZE);
+    try {
+      expect(reads.read(past)).toBeUndefined();
+      expect(reads.read(gone)).toBeUndefined();
+      // Failed reads take no room: the next one still lands in the arena.
+      expect(Buffer.from(reads.read(ranges[0].range)!)).toEqual(ranges[0].bytes);
+    } finally {
+      reads.release();
+    }
+    expect(readBuffered(past)).toBeUndefined();
+    expect(readBuffered(gone)).toBeUndefined();
   });
 
   it('a closed descriptor is refused without harm; anything but a whole number >= 0 is a TypeError', async () => {

@@ -62,6 +62,20 @@ describe('StripeEngine (worker threads)', () => {
     expect(same((await engine.open(s.descriptor, s.shards, keys)).block, block)).toBe(true);
   });
 
+  it('blocks opened into recycled memory hold their own bytes and length, none of the block before', async () => {
+    // Both pad to 256 KiB: each worker opens the next block into the memory of one recycled before.
+    const blocks = Array.from({ length: 12 }, (_, i) => randomBytes(next, i % 2 ? 140_000 : 200_000));
+    const sealed = await Promise.all(blocks.map((b) => sealStripe(b, o)));
+    for (let round = 0; round < 3; round++) {
+      for (const [i, s] of sealed.entries()) {
+        const opened = (await engine.open(s.descriptor, s.shards, keys)).block;
+        expect(opened.length).toBe(blocks[i].length);
+        expect(same(opened, blocks[i])).toBe(true);
+        engine.recycle(opened);
+      }
+    }
+  });
+
   it('held stripes settled together write one pack per target and worker, and bring back only stripes with shards left over', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cairn-held-'));
     try {
