@@ -222,7 +222,7 @@ export class StripeEngine implements StripeSettler {
    * memory until a collection, and runs a full collection of the thread's
    * heap for every 64 MiB of it, that is every 64 blocks read; a buffer sent
    * away is uncounted at once. Cold reads ran 12-16% faster with 12% less
-   * CPU. There a later block is opened into it (stripe/blocks.ts). Other
+   * CPU. There a later block is opened into it (stripe/spares.ts). Other
    * blocks are left to the garbage collector.
    */
   recycle(block: Uint8Array): void {

@@ -1,6 +1,6 @@
 import { AuthenticationError, NONCE_BYTES, TAG_BYTES, hashHelperEnabled, hashOnHelper, openInto, shardId } from '../crypto/index.js';
 import { type MaybeShard, ReedSolomon } from '../../erasure/index.js';
-import { takeBlock } from './blocks.js';
+import { takeSpare } from './spares.js';
 import type { StripeDescriptor } from './descriptor.js';
 import { StripeUnrecoverableError } from './errors.js';
 import { SHARD_HEADER_BYTES, STRIPE_FORMAT_VERSION, associatedData, shardBytes, spans } from './format.js';
@@ -26,7 +26,7 @@ function decrypt(d: StripeDescriptor, bodies: readonly MaybeShard[], keys: Strip
   const nonce = Buffer.concat(spans(data, 0, NONCE_BYTES));
   const ciphertext = spans(data, NONCE_BYTES, NONCE_BYTES + paddedLength);
   const tag = Buffer.concat(spans(data, NONCE_BYTES + paddedLength, NONCE_BYTES + paddedLength + TAG_BYTES));
-  const block = takeBlock(paddedLength);
+  const block = takeSpare(paddedLength);
   openInto(keys.key, nonce, ciphertext, tag, associatedData(keys.volumeId, d.kind), block, 'stripe');
   return block.subarray(0, d.length);
 }

@@ -1,8 +1,9 @@
 import { hashHelperEnabled, randomNonce, sealTo } from '../crypto/index.js';
-import { ReedSolomon, uninitialized } from '../../erasure/index.js';
+import { ReedSolomon } from '../../erasure/index.js';
 import type { StripeDescriptor } from './descriptor.js';
 import { BlockTooLargeError } from './errors.js';
 import { ShardIds, borrowShared, giveBackShared } from './ids.js';
+import { takeSpare } from './spares.js';
 import {
   type BlockKind,
   MAX_BLOCK_BYTES,
@@ -87,7 +88,7 @@ export async function sealStripe(block: Uint8Array, options: SealOptions): Promi
   if (paddedLength > MAX_BLOCK_BYTES) throw new BlockTooLargeError(block.length, MAX_BLOCK_BYTES);
 
   const size = shardBytes(paddedLength, k);
-  const buffer = hashHelperEnabled() ? borrowShared(size * (k + m)) : uninitialized(size * (k + m));
+  const buffer = hashHelperEnabled() ? borrowShared(size * (k + m)) : takeSpare(size * (k + m));
   const shards = Array.from({ length: k + m }, (_, i) => {
     const shard = buffer.subarray(i * size, (i + 1) * size);
     shard[0] = STRIPE_FORMAT_VERSION;

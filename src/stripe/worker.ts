@@ -4,7 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { useHashHelper } from '../crypto/index.js';
-import { keepBlock } from './blocks.js';
+import { keepSpare } from './spares.js';
 import { openSources } from './sources.js';
 import { sealStripe } from './seal.js';
 import type { Reply, Request } from './engine.js';
@@ -45,8 +45,12 @@ async function settle(req: Extract<Request, { op: 'settle' }>): Promise<void> {
   );
   const returned: NonNullable<Reply['returned']> = [];
   req.stripes.forEach((s, index) => {
-    if (s.to.length === stripes[index].length && s.to.every((target) => target >= 0 && packs[target] && 'pack' in packs[target])) return;
     const first = stripes[index][0];
+    if (s.to.length === stripes[index].length && s.to.every((target) => target >= 0 && packs[target] && 'pack' in packs[target])) {
+      // Every shard is on disk: the next seal here writes into this memory.
+      keepSpare(first.buffer as ArrayBuffer);
+      return;
+    }
     returned.push({ index, buffer: first.buffer as ArrayBuffer, offset: first.byteOffset, size: first.length });
   });
   port.postMessage({ id: req.id, packs, returned } satisfies Reply, returned.map((r) => r.buffer));
@@ -55,7 +59,7 @@ async function settle(req: Extract<Request, { op: 'settle' }>): Promise<void> {
 port.on('message', async (req: Request) => {
   // A block the volume is done with (StripeEngine.recycle): the next one opened here reuses its memory.
   if (req.op === 'recycle') {
-    keepBlock(req.buffer);
+    keepSpare(req.buffer);
     return;
   }
   try {

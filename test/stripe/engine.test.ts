@@ -14,6 +14,7 @@ import {
 } from '../../src/stripe/index.js';
 import { randomBytes, rng } from '../helpers/random.js';
 import { readPackIndex } from '../../src/store/packs.js';
+import { FileStore } from '../../src/store/index.js';
 
 const keys = { volumeId: new Uint8Array(16).fill(3), key: newKey() };
 const o: SealOptions = { ...keys, kind: BlockKind.Data, k: 4, m: 2 };
@@ -118,6 +119,24 @@ describe('StripeEngine (worker threads)', () => {
       await expect(engine.settle([{ stripe: more[2], to: [] }], [])).rejects.toThrowError(StripeWorkerError);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stripes sealed into the memory of stripes already packed leave every packed shard whole', async () => {
+    const store = await FileStore.open(mkdtempSync(join(tmpdir(), 'cairn-spares-')));
+    try {
+      const all: string[] = [];
+      for (let round = 0; round < 3; round++) {
+        const held = await Promise.all(Array.from({ length: 8 }, () => engine.sealHeld(randomBytes(next, 250_000), o)));
+        const done = await engine.settle(held.map((stripe) => ({ stripe, to: [0, 0, 0, 0, 0, 0] })), [store.packTarget()!]);
+        expect(done.failures).toEqual([]);
+        for (const { pack } of done.packs) store.packWritten(pack);
+        all.push(...held.flatMap((h) => h.descriptor.shardIds));
+      }
+      for (const id of all) expect(shardId(await store.get(id))).toBe(id);
+    } finally {
+      await store.close();
+      rmSync(store.dir, { recursive: true, force: true });
     }
   });
 

@@ -1,0 +1,32 @@
+/**
+ * Memory reused on a stripe worker, by size: the shards of a stripe once
+ * its packs are written, and a block the volume is done with (handed back
+ * by StripeEngine.recycle). The next seal or open of that size writes into
+ * it. A fresh buffer per stripe costs its pages anew, and on a virtual
+ * machine whose host takes back free memory a host fault per page too
+ * (store/range-reads.ts); freed buffers wait for a garbage collection, and
+ * the allocator then hands whole runs of pages back to the system.
+ */
+import { uninitialized } from '../../erasure/index.js';
+
+const spares = new Map<number, ArrayBuffer[]>();
+let spareBytes = 0;
+/** A group of 8 sealed 1 MiB stripes in each of two lanes, and a read-ahead of blocks. */
+const MAX_SPARE_BYTES = 32 * 2 ** 20;
+
+/** `bytes` bytes whose contents are left over from earlier use: write all of them before reading any. */
+export function takeSpare(bytes: number): Uint8Array {
+  const buffer = spares.get(bytes)?.pop();
+  if (!buffer) return uninitialized(bytes);
+  spareBytes -= bytes;
+  return new Uint8Array(buffer);
+}
+
+/** Memory nothing reads or writes any more. */
+export function keepSpare(buffer: ArrayBuffer): void {
+  if (buffer.byteLength === 0 || spareBytes + buffer.byteLength > MAX_SPARE_BYTES) return;
+  const list = spares.get(buffer.byteLength) ?? [];
+  spares.set(buffer.byteLength, list);
+  list.push(buffer);
+  spareBytes += buffer.byteLength;
+}
