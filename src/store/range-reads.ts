@@ -9,9 +9,9 @@
  * before. The mount keeps its own cache of plaintext blocks, so the page
  * cache's copy of a shard was seldom read again.
  *
- * Where O_DIRECT is refused (tmpfs, some network file systems) or the
- * arena is in use, a range is read through the page cache into a buffer of
- * its own, as before.
+ * Where O_DIRECT is refused (EINVAL from some file systems, or any other
+ * failure but a missing file) or the arena is in use, a range is read
+ * through the page cache into a buffer of its own, as before.
  */
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { errorCode } from './fsio.js';
@@ -76,7 +76,7 @@ function readDirect({ path, offset, length }: FileRange, into: Uint8Array): Uint
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_DIRECT);
   } catch (err) {
-    return errorCode(err) === 'EINVAL' ? REFUSED : undefined;
+    return errorCode(err) === 'ENOENT' ? undefined : REFUSED;
   }
   try {
     const start = offset - (offset % ALIGN);
@@ -88,8 +88,8 @@ function readDirect({ path, offset, length }: FileRange, into: Uint8Array): Uint
       have += n;
     }
     return into.subarray(offset - start, offset - start + length);
-  } catch (err) {
-    return errorCode(err) === 'EINVAL' ? REFUSED : undefined;
+  } catch {
+    return REFUSED;
   } finally {
     closeSync(fd);
   }
