@@ -35,21 +35,31 @@ const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 /** WebAssembly memory: the one kind of JavaScript memory whose start is page-aligned. */
 let arena: WebAssembly.Memory | undefined;
 let lent = false;
+/** V8 reserves address space for each WebAssembly memory; where a limit (ulimit -v) refuses it, every read is buffered. */
+let noArena = false;
 
-function arenaOf(bytes: number): Uint8Array {
+function arenaOf(bytes: number): Uint8Array | undefined {
   const pages = Math.ceil(bytes / WASM_PAGE);
-  // Grown only while nothing is lent: growing detaches every view of the old buffer.
-  if (!arena) arena = new (WebAssembly.Memory as unknown as new (d: { initial: number }) => WebAssembly.Memory)({ initial: pages });
-  else if (arena.buffer.byteLength < pages * WASM_PAGE) arena.grow(pages - arena.buffer.byteLength / WASM_PAGE);
+  try {
+    // Grown only while nothing is lent: growing detaches every view of the old buffer.
+    if (!arena) arena = new (WebAssembly.Memory as unknown as new (d: { initial: number }) => WebAssembly.Memory)({ initial: pages });
+    else if (arena.buffer.byteLength < pages * WASM_PAGE) arena.grow(pages - arena.buffer.byteLength / WASM_PAGE);
+  } catch {
+    noArena = arena === undefined;
+    return undefined;
+  }
   return new Uint8Array(arena.buffer);
 }
+
+const BUFFERED: RangeReads = { read: readBuffered, release: () => undefined };
 
 /** Reads up to `count` ranges of at most `length` bytes each, into this thread's arena when it is free. */
 export function rangeReads(count: number, length: number): RangeReads {
   // A range that does not start on an alignment boundary spans one more block.
   const slot = roundUp(length, ALIGN) + ALIGN;
-  if (lent || count * slot > MAX_ARENA_BYTES) return { read: readBuffered, release: () => undefined };
+  if (lent || noArena || count * slot > MAX_ARENA_BYTES) return BUFFERED;
   const memory = arenaOf(count * slot);
+  if (!memory) return BUFFERED;
   lent = true;
   let next = 0;
   let released = false;
@@ -74,6 +84,7 @@ const REFUSED = Symbol('O_DIRECT refused');
 function readDirect({ path, offset, length }: FileRange, into: Uint8Array): Uint8Array | undefined | typeof REFUSED {
   let fd: number;
   try {
+    // Where there is no O_DIRECT (not Linux) the flag is undefined: a plain read, into the arena all the same.
     fd = openSync(path, constants.O_RDONLY | constants.O_DIRECT);
   } catch (err) {
     return errorCode(err) === 'ENOENT' ? undefined : REFUSED;
@@ -82,10 +93,10 @@ function readDirect({ path, offset, length }: FileRange, into: Uint8Array): Uint
     const start = offset - (offset % ALIGN);
     const span = roundUp(offset + length, ALIGN) - start;
     for (let have = 0; start + have < offset + length; ) {
-      // A read past the end stops there: the last one is short and unaligned, and never followed by another.
-      const n = readSync(fd, into, have, span - have, start + have);
-      if (n === 0) return undefined;
-      have += n;
+      have += readSync(fd, into, have, span - have, start + have);
+      // Short of the range: the file ends first (or, rarely, a read stopped early). The next read would start
+      // unaligned, so a buffered read says which.
+      if (have < span && start + have < offset + length) return REFUSED;
     }
     return into.subarray(offset - start, offset - start + length);
   } catch {

@@ -152,6 +152,8 @@ export class StripeEngine implements StripeSettler {
   }
 
   async settle(stripes: readonly Settling[], packs: readonly PackTarget[]): Promise<SettledStripes> {
+    // Twice in one settle, a stripe's memory would be handed to two later seals on its worker.
+    if (new Set(stripes.map(({ stripe }) => stripe)).size !== stripes.length) throw new StripeWorkerError('a stripe was given twice to one settle');
     const where = stripes.map(({ stripe }) => this.#held.get(stripe));
     if (where.some((w) => w === undefined)) {
       throw new StripeWorkerError('a stripe was settled already, or not held by this engine: its shards are gone from the worker');
@@ -205,15 +207,15 @@ export class StripeEngine implements StripeSettler {
     for (const s of shards) {
       if (s instanceof Uint8Array && s.buffer instanceof ArrayBuffer && s.byteOffset === 0 && s.byteLength === s.buffer.byteLength) moved.add(s.buffer);
     }
-    const reply = await this.#call({ id: 0, op: 'open', descriptor, shards, keys }, [...moved]);
+    const slot = this.#leastBusy();
+    const reply = await this.#call({ id: 0, op: 'open', descriptor, shards, keys }, [...moved], slot);
     const block = new Uint8Array(reply.buffer!, reply.offset, reply.size);
-    this.#opened.add(block);
+    this.#opened.set(block, slot);
     return { block, bad: reply.bad ?? [] };
   }
 
-  /** Blocks open() returned, each the only view of its buffer: those recycle may send away. */
-  readonly #opened = new WeakSet<Uint8Array>();
-  #recycled = 0;
+  /** Blocks open() returned, each the only view of its buffer: those recycle may send away, to the worker that opened it. */
+  readonly #opened = new WeakMap<Uint8Array, Slot>();
 
   /**
    * Gives up a block open() returned, once nothing will read it again (it
@@ -222,14 +224,14 @@ export class StripeEngine implements StripeSettler {
    * memory until a collection, and runs a full collection of the thread's
    * heap for every 64 MiB of it, that is every 64 blocks read; a buffer sent
    * away is uncounted at once. Cold reads ran 12-16% faster with 12% less
-   * CPU. There a later block is opened into it (stripe/spares.ts). Other
-   * blocks are left to the garbage collector.
+   * CPU. There a later block is opened into it (stripe/spares.ts): back to
+   * the worker that opened it, which opens the same share of the next ones.
+   * Other blocks are left to the garbage collector.
    */
   recycle(block: Uint8Array): void {
-    if (!this.#opened.delete(block) || block.buffer.byteLength === 0) return;
-    // In turn, so every worker has memory to open the next blocks into.
-    const live = this.#slots.filter((s) => s !== undefined);
-    const slot = live[this.#recycled++ % Math.max(1, live.length)];
+    const opener = this.#opened.get(block);
+    if (!opener || !this.#opened.delete(block) || block.buffer.byteLength === 0) return;
+    const slot = this.#slots.includes(opener) ? opener : this.#slots.find((s) => s !== undefined);
     const buffer = block.buffer as ArrayBuffer;
     slot?.worker.postMessage({ id: 0, op: 'recycle', buffer } satisfies Request, [buffer]);
   }

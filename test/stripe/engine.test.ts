@@ -6,6 +6,7 @@ import { AuthenticationError, newKey, shardId, useHashHelper } from '../../src/c
 import {
   BlockKind,
   type SealOptions,
+  type StripeDescriptor,
   StripeEngine,
   StripeUnrecoverableError,
   StripeWorkerError,
@@ -64,9 +65,9 @@ describe('StripeEngine (worker threads)', () => {
   });
 
   it('blocks opened into recycled memory hold their own bytes and length, none of the block before', async () => {
-    // Both pad to 256 KiB: each worker opens the next block into the memory of one recycled before.
+    // Both pad to 256 KiB: a worker opens the next block into the memory of one recycled to it before.
     const blocks = Array.from({ length: 12 }, (_, i) => randomBytes(next, i % 2 ? 140_000 : 200_000));
-    const sealed = await Promise.all(blocks.map((b) => sealStripe(b, o)));
+    const sealed = await Promise.all(blocks.map((b) => sealStripe(b, { ...o, padTo: 256 * 1024 })));
     for (let round = 0; round < 3; round++) {
       for (const [i, s] of sealed.entries()) {
         const opened = (await engine.open(s.descriptor, s.shards, keys)).block;
@@ -122,22 +123,37 @@ describe('StripeEngine (worker threads)', () => {
     }
   });
 
-  it('stripes sealed into the memory of stripes already packed leave every packed shard whole', async () => {
+  it('stripes sealed into the memory of stripes already packed open to their own blocks; a stripe sent back keeps its shards', async () => {
     const store = await FileStore.open(mkdtempSync(join(tmpdir(), 'cairn-spares-')));
     try {
-      const all: string[] = [];
+      const stripes: { block: Uint8Array; descriptor: StripeDescriptor; back?: Uint8Array[] }[] = [];
       for (let round = 0; round < 3; round++) {
-        const held = await Promise.all(Array.from({ length: 8 }, () => engine.sealHeld(randomBytes(next, 250_000), o)));
-        const done = await engine.settle(held.map((stripe) => ({ stripe, to: [0, 0, 0, 0, 0, 0] })), [store.packTarget()!]);
+        const blocks = Array.from({ length: 8 }, () => randomBytes(next, 250_000));
+        const held = await Promise.all(blocks.map((b) => engine.sealHeld(b, o)));
+        // The first stripe of each round has no target for shard 0: it comes back whole, and its memory must not be reused.
+        const done = await engine.settle(
+          held.map((stripe, i) => ({ stripe, to: i === 0 ? [undefined, 0, 0, 0, 0, 0] : [0, 0, 0, 0, 0, 0] })),
+          [store.packTarget()!],
+        );
         expect(done.failures).toEqual([]);
         for (const { pack } of done.packs) store.packWritten(pack);
-        all.push(...held.flatMap((h) => h.descriptor.shardIds));
+        held.forEach((h, i) => stripes.push({ block: blocks[i], descriptor: h.descriptor, back: done.stripes[i].sealed?.shards }));
       }
-      for (const id of all) expect(shardId(await store.get(id))).toBe(id);
+      for (const { block, descriptor, back } of stripes) {
+        const shards = await Promise.all(descriptor.shardIds.map((id, i) => (back ? Promise.resolve(back[i]) : store.get(id))));
+        expect(same((await engine.open(descriptor, shards, keys)).block, block)).toBe(true);
+      }
     } finally {
       await store.close();
       rmSync(store.dir, { recursive: true, force: true });
     }
+  });
+
+  it('a stripe given twice to one settle is refused before any worker sees it', async () => {
+    const held = await engine.sealHeld(randomBytes(next, 1000), o);
+    await expect(engine.settle([{ stripe: held, to: [] }, { stripe: held, to: [] }], [])).rejects.toThrowError(/twice/);
+    const done = await engine.settle([{ stripe: held, to: [] }], []);
+    expect(done.stripes[0].sealed!.shards.map((x) => shardId(x))).toEqual(held.descriptor.shardIds);
   });
 
   it('a held stripe whose worker stopped settles with the error that lost it, clearly', async () => {
