@@ -4,6 +4,7 @@ import { fuseOps, type AdapterOptions } from './adapter.js';
 import { CairnFuse } from './binding.js';
 import { MountError } from './errors.js';
 import { prepareMountPoint } from './mount-point.js';
+import { StreamedPages } from './streamed-pages.js';
 
 export interface MountOptions {
   /** Mount over a non-empty directory, hiding its files until unmount. */
@@ -37,7 +38,8 @@ export async function mountVolume(fs: VolumeFs, dir: string, options: MountOptio
   const readOnly = options.readOnly === true || fs.readOnly;
   await prepareMountPoint(mountPoint, force);
 
-  const fuse = new CairnFuse(mountPoint, fuseOps(fs, { readOnly, log: options.log }), {
+  const streamed = readOnly ? undefined : new StreamedPages(mountPoint);
+  const fuse = new CairnFuse(mountPoint, fuseOps(fs, { readOnly, log: options.log, streamed }), {
     readOnly,
     nonEmpty: force,
     debug: options.debug === true,
@@ -62,12 +64,13 @@ export async function mountVolume(fs: VolumeFs, dir: string, options: MountOptio
     dir: mountPoint,
     readOnly,
     unmount() {
-      unmounting ??= new Promise<void>((done, fail) => {
-        fuse.unmount((err) => (err ? fail(err) : done()));
-      }).catch((err: unknown) => {
-        unmounting = undefined; // a later call may try again
-        throw err;
-      });
+      // A drop under way holds the file open, which would make the unmount busy.
+      unmounting ??= (streamed?.close() ?? Promise.resolve())
+        .then(() => new Promise<void>((done, fail) => fuse.unmount((err) => (err ? fail(err) : done()))))
+        .catch((err: unknown) => {
+          unmounting = undefined; // a later call may try again
+          throw err;
+        });
       return unmounting;
     },
   };
