@@ -8,7 +8,6 @@ import { constants as osConstants } from 'node:os';
 import type Fuse from 'fuse-native';
 import { FsError, type Attr, type Errno, type StatFs, type VolumeFs } from '../src/volume/index.js';
 import { IO_SIZE } from './io-size.js';
-import type { StreamedPages } from './streamed-pages.js';
 
 const { errno } = osConstants;
 
@@ -67,8 +66,6 @@ export interface AdapterOptions {
   readOnly?: boolean;
   /** Where unexpected failures go; one JSON line on stderr by default. */
   log?: (entry: FailureLog) => void;
-  /** Told of every write, to drop the kernel's pages of files written as a stream. */
-  streamed?: StreamedPages;
 }
 
 const logToStderr = (entry: FailureLog): void => {
@@ -204,16 +201,7 @@ export function fuseOps(fs: VolumeFs, options: AdapterOptions = {}): Fuse.Ops {
     // 128 KiB write costs ~30 µs of this one JS thread, a quarter of it at 1 GB/s.
     write: (path, fd, buf, len, pos, cb) => {
       if (readOnly) cb(EROFS);
-      else {
-        const { streamed } = options;
-        const answer = streamed
-          ? (n: number) => {
-              streamed.wrote(path, pos, n);
-              cb(n);
-            }
-          : cb;
-        run('write', path, () => fs.write(fd, buf, len, pos), answer, cb);
-      }
+      else run('write', path, () => fs.write(fd, buf, len, pos), cb, cb);
     },
     flush: (path, fd, cb) => call('flush', path, () => fs.flush(fd), cb),
     fsync: (path, datasync, fd, cb) => call('fsync', path, () => fs.fsync(fd, datasync !== 0), cb),

@@ -4,7 +4,6 @@ import { fuseOps, type AdapterOptions } from './adapter.js';
 import { CairnFuse } from './binding.js';
 import { MountError } from './errors.js';
 import { prepareMountPoint } from './mount-point.js';
-import { StreamedPages } from './streamed-pages.js';
 
 export interface MountOptions {
   /** Mount over a non-empty directory, hiding its files until unmount. */
@@ -38,8 +37,7 @@ export async function mountVolume(fs: VolumeFs, dir: string, options: MountOptio
   const readOnly = options.readOnly === true || fs.readOnly;
   await prepareMountPoint(mountPoint, force);
 
-  const streamed = readOnly ? undefined : new StreamedPages(mountPoint);
-  const fuse = new CairnFuse(mountPoint, fuseOps(fs, { readOnly, log: options.log, streamed }), {
+  const fuse = new CairnFuse(mountPoint, fuseOps(fs, { readOnly, log: options.log }), {
     readOnly,
     nonEmpty: force,
     debug: options.debug === true,
@@ -64,13 +62,12 @@ export async function mountVolume(fs: VolumeFs, dir: string, options: MountOptio
     dir: mountPoint,
     readOnly,
     unmount() {
-      // A drop under way holds the file open, which would make the unmount busy.
-      unmounting ??= (streamed?.close() ?? Promise.resolve())
-        .then(() => new Promise<void>((done, fail) => fuse.unmount((err) => (err ? fail(err) : done()))))
-        .catch((err: unknown) => {
-          unmounting = undefined; // a later call may try again
-          throw err;
-        });
+      unmounting ??= new Promise<void>((done, fail) => {
+        fuse.unmount((err) => (err ? fail(err) : done()));
+      }).catch((err: unknown) => {
+        unmounting = undefined; // a later call may try again
+        throw err;
+      });
       return unmounting;
     },
   };

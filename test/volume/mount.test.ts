@@ -8,7 +8,7 @@ const here = join(import.meta.dirname, 'posix_checks.py');
 describe('a mounted volume (real FUSE, local backend)', () => {
   const env = new CairnEnv('mount');
   env.init();
-  for (const name of ['posix', 'apps', 'sync', 'crash', 'writer', 'secret', 'stream']) {
+  for (const name of ['posix', 'apps', 'sync', 'crash', 'writer', 'secret']) {
     const r = env.run(['volume', 'create', name, '--block-size', '256KiB']);
     if (r.code !== 0) throw new Error(r.stderr);
   }
@@ -96,50 +96,6 @@ describe('a mounted volume (real FUSE, local backend)', () => {
     expect(diff.stdout + diff.stderr).toBe('');
     expect(diff.code).toBe(0);
     await m.stop();
-  });
-
-  it("a file written as a stream leaves the kernel's page cache as it goes; one written out of order keeps its pages; both read back whole", async () => {
-    const dir = env.dir('mnt-stream');
-    const m = await env.mount('stream', dir);
-    const MiB = 2 ** 20;
-    // Counted through the writer's own descriptors (mincore(2) on a mapping): opening a FUSE file anew drops its pages.
-    const r = sh(`python3 - <<'PY'
-import ctypes, json, os, random
-libc = ctypes.CDLL(None, use_errno=True)
-libc.mmap.restype = ctypes.c_void_p
-libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
-libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
-libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-def cached(fd, size):
-    addr = libc.mmap(None, size, 1, 1, fd, 0)
-    pages = size // 4096
-    vec = (ctypes.c_ubyte * pages)()
-    assert libc.mincore(addr, size, vec) == 0, ctypes.get_errno()
-    libc.munmap(addr, size)
-    return sum(v & 1 for v in vec) * 4096
-out = {}
-for name, count, order in (('stream', 96, None), ('shuffled', 48, 7)):
-    src = os.urandom(count * ${MiB})
-    open('${env.root}/' + name + '.src', 'wb').write(src)
-    fd = os.open('${dir}/' + name, os.O_RDWR | os.O_CREAT, 0o644)
-    blocks = list(range(count))
-    if order is not None:
-        random.Random(order).shuffle(blocks)
-    for i in blocks:
-        os.pwrite(fd, src[i * ${MiB}:(i + 1) * ${MiB}], i * ${MiB})
-    os.fsync(fd)
-    out[name] = cached(fd, count * ${MiB})
-    os.close(fd)
-print(json.dumps(out))
-PY`);
-    expect(r.code, r.stderr).toBe(0);
-    const cached = JSON.parse(r.stdout) as { stream: number; shuffled: number };
-    // Dropped every 32 MiB of the stream: what is left is the part written since the last drop.
-    expect(cached.stream).toBeLessThan(48 * MiB);
-    expect(cached.shuffled).toBe(48 * MiB);
-    const same = sh(`cmp ${env.root}/stream.src ${dir}/stream && cmp ${env.root}/shuffled.src ${dir}/shuffled`);
-    expect(same.code, same.stdout + same.stderr).toBe(0);
-    expect(await m.stop()).toBe(0);
   });
 
   it('promise 2: after fsync, the volume mounts from a fresh $CAIRN_HOME holding only the keyring', async () => {
