@@ -34,8 +34,11 @@ describe('cairn peer: configuration and bad input', () => {
     expect(env.run(['peer', 'rm', KEY.slice(0, 8)]).stdout).toMatch(/removed peer/);
   });
 
+  // Made here, not in the tests: a CairnEnv removes its directory in hooks it registers as it is made.
+  const fresh = new CairnEnv('peer-cli-none');
+  const broken = new CairnEnv('peer-cli-broken');
+
   it('a volume on peers needs peers and a bootstrap, and says so', async () => {
-    const fresh = new CairnEnv('peer-cli-none');
     fresh.init();
     const none = fresh.run(['volume', 'create', 'v', '--backend', 'peers']);
     expect(none.code).toBe(2);
@@ -47,7 +50,6 @@ describe('cairn peer: configuration and bad input', () => {
   });
 
   it('refuses a cluster.json that is not one', async () => {
-    const broken = new CairnEnv('peer-cli-broken');
     broken.init();
     await writeFile(join(broken.home, 'cluster.json'), '{"version":1,"bootstrap":[],"peers":[{"key":"short"}]}');
     const r = broken.run(['peer', 'add', KEY, '--zone', 'z']);

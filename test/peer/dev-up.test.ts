@@ -62,8 +62,10 @@ describe('cairn dev up', () => {
     expect(pids.some(alive)).toBe(false);
   });
 
+  // Made here, not in the test: a CairnEnv removes its directory in hooks it registers as it is made.
+  const other = new CairnEnv('devup-own');
+
   it('refuses to replace a cluster.json it did not write', async () => {
-    const other = new CairnEnv('devup-own');
     other.init();
     const key = 'ab'.repeat(32);
     expect(other.run(['peer', 'add', key, '--zone', 'rack-1']).code).toBe(0);

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -52,11 +52,15 @@ describe('route table', () => {
 
   it('resolves relative cert and key paths against the routes file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cairn-routes-'));
-    const file = join(dir, 'routes.json');
-    writeFileSync(file, JSON.stringify(table([route({ kind: 'tls-terminate', cert: 'certs/a.crt', key: '/abs/a.key' })])));
-    const t = await readRouteTableFile(file);
-    expect(t.routes[0].cert).toBe(join(dir, 'certs/a.crt'));
-    expect(t.routes[0].key).toBe('/abs/a.key');
+    try {
+      const file = join(dir, 'routes.json');
+      writeFileSync(file, JSON.stringify(table([route({ kind: 'tls-terminate', cert: 'certs/a.crt', key: '/abs/a.key' })])));
+      const t = await readRouteTableFile(file);
+      expect(t.routes[0].cert).toBe(join(dir, 'certs/a.crt'));
+      expect(t.routes[0].key).toBe('/abs/a.key');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   const bad: [string, unknown, RegExp][] = [
