@@ -8,13 +8,17 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DurabilityReport, LiveEvent } from '../../bench/durability/index.js';
 import { REPO, cairn } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const BIN = `${REPO}/bin/cairn.js`;
 const QUICK = ['--trials', '2000'];
-const LIVE = ['bench', 'durability', '--live', '--scheme', '2+1', '--live-peers', '4', '--live-size', '4MiB', '--json', ...QUICK];
+// The chart in this file's own directory: its default place, $TMPDIR, would outlive the test.
+const CHART = join(tempDir('durability-live'), 'chart.svg');
+const LIVE = ['bench', 'durability', '--live', '--scheme', '2+1', '--live-peers', '4', '--live-size', '4MiB', '--json', '--chart', CHART, ...QUICK];
 const DATASET = 4 * 2 ** 20;
 /** The run stops itself (SIGINT: it cleans up) if it takes longer than this. */
 const RUN_LIMIT_MS = 200_000;
@@ -128,7 +132,7 @@ describe('cairn bench durability --live', () => {
 describe('cairn bench durability --live: bad input is refused before anything starts', () => {
   const refused = (args: string[], message: RegExp) => {
     const before = new Set(liveDirs());
-    const r = cairn(['bench', 'durability', ...QUICK, ...args]);
+    const r = cairn(['bench', 'durability', '--chart', CHART, ...QUICK, ...args]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(message);
