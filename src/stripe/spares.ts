@@ -9,35 +9,28 @@
  */
 import { uninitialized } from '../../erasure/index.js';
 
-const spares = new Map<number, ArrayBuffer[]>();
 /** Every spare, oldest first: the oldest go when a new one needs the room (seal and open sizes differ). */
 const kept: ArrayBuffer[] = [];
 let spareBytes = 0;
 /** A group of 8 sealed 1 MiB stripes in each of two lanes, and a read-ahead of blocks. */
 const MAX_SPARE_BYTES = 32 * 2 ** 20;
 
-function drop(buffer: ArrayBuffer): void {
-  const list = spares.get(buffer.byteLength)!;
-  list.splice(list.indexOf(buffer), 1);
-  kept.splice(kept.indexOf(buffer), 1);
+function drop(at: number): ArrayBuffer {
+  const [buffer] = kept.splice(at, 1);
   spareBytes -= buffer.byteLength;
+  return buffer;
 }
 
 /** `bytes` bytes whose contents are left over from earlier use: write all of them before reading any. */
 export function takeSpare(bytes: number): Uint8Array {
-  const buffer = spares.get(bytes)?.at(-1);
-  if (!buffer) return uninitialized(bytes);
-  drop(buffer);
-  return new Uint8Array(buffer);
+  const at = kept.findLastIndex((b) => b.byteLength === bytes);
+  return at < 0 ? uninitialized(bytes) : new Uint8Array(drop(at));
 }
 
 /** Memory nothing reads or writes any more. Kept once, however often it is given (twice, two seals would share it). */
 export function keepSpare(buffer: ArrayBuffer): void {
   if (buffer.byteLength === 0 || buffer.byteLength > MAX_SPARE_BYTES || kept.includes(buffer)) return;
-  while (spareBytes + buffer.byteLength > MAX_SPARE_BYTES) drop(kept[0]);
-  const list = spares.get(buffer.byteLength) ?? [];
-  spares.set(buffer.byteLength, list);
-  list.push(buffer);
+  while (spareBytes + buffer.byteLength > MAX_SPARE_BYTES) drop(0);
   kept.push(buffer);
   spareBytes += buffer.byteLength;
 }
