@@ -4,11 +4,15 @@
  * - fgetattr, which it answers with getattr(path) instead of ops.fgetattr;
  * - getxattr/listxattr into a buffer smaller than the answer, where it
  *   returns the full length and libfuse then reads past its buffer: ERANGE;
- * - unmounting, which it only does lazily (fusermount -uz).
+ * - unmounting, which it only does lazily (fusermount -uz);
+ * - open flags it cannot answer with: direct I/O for write-only opens;
+ * - utimens, whose mtime it replaces with the atime
+ *   (these two through request-record.ts).
  */
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import Fuse from 'fuse-native';
+import { markDirectWrites, utimensMtime } from './request-record.js';
 import { IO_SIZE } from './io-size.js';
 import { unmountDir } from './mount-point.js';
 
@@ -36,6 +40,11 @@ export interface BindingOptions {
  */
 const CACHE_TIMEOUT_S = 1;
 
+/** fuse-native 2.2.6's opcodes (fuse-native.c), the index of each handler. */
+const OP_UTIMENS = 12;
+const OP_OPEN = 21;
+const OP_CREATE = 27;
+
 export class CairnFuse extends Fuse {
   private readonly extraOptions: string[];
 
@@ -61,6 +70,26 @@ export class CairnFuse extends Fuse {
       options.readOnly ? 'ro' : 'rw',
       ...(options.nonEmpty ? ['nonempty'] : []),
     ];
+  }
+
+  protected override _makeHandlerArray(): Fuse.Handler[] {
+    const handlers = super._makeHandlerArray();
+    // Marked before the volume answers: the kernel reads the flag only from a successful reply.
+    for (const op of [OP_OPEN, OP_CREATE]) {
+      const handle = handlers[op];
+      handlers[op] = (locals, opCode, ...args) => {
+        markDirectWrites(locals, args[0] as string);
+        handle(locals, opCode, ...args);
+      };
+    }
+    // Arguments: path, then atime and mtime as low and high 32-bit halves (ms).
+    const utimens = handlers[OP_UTIMENS];
+    handlers[OP_UTIMENS] = (locals, opCode, path, atimeLow, atimeHigh, mtimeLow, mtimeHigh) => {
+      const mtime = utimensMtime(locals, path as string);
+      if (mtime === undefined) utimens(locals, opCode, path, atimeLow, atimeHigh, mtimeLow, mtimeHigh);
+      else utimens(locals, opCode, path, atimeLow, atimeHigh, mtime % 2 ** 32, Math.floor(mtime / 2 ** 32));
+    };
+    return handlers;
   }
 
   protected override _fuseOptions(): string {

@@ -86,6 +86,13 @@ declare module 'fuse-native' {
 
     /** Answers the kernel: a result code, then whatever the operation returns. */
     type Signal = (code: number, ...values: unknown[]) => void;
+
+    /**
+     * What the native side calls for a request: the fuse thread's record
+     * (a Buffer over fuse-native's fuse_thread_locals_t), the opcode, then
+     * the operation's arguments.
+     */
+    type Handler = (locals: Buffer, opCode: number, ...args: unknown[]) => void;
   }
 
   class Fuse {
@@ -99,6 +106,8 @@ declare module 'fuse-native' {
     mount(cb: (err: Error | null) => void): void;
     unmount(cb: (err: Error | null) => void): void;
 
+    /** One handler per opcode (fuse-native's numbering); built once, in the constructor. */
+    protected _makeHandlerArray(): Fuse.Handler[];
     /** The "-o…" argument handed to libfuse, built from the options. */
     protected _fuseOptions(): string;
     /** Unmounts (fusermount -uz) and releases the native thread; Nanoresource calls it once. */

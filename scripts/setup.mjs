@@ -19,7 +19,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // The tests run sqlite3 inside volumes, and `cairn bench fuse` uses fio.
 // The router's dev CA makes certificates with the openssl command.
 // `cairn bench pipeline --backend bucket` compares against rclone's crypt mount.
-// A C compiler builds the page-cache helper (native/pagecache.c).
+// A C compiler builds the helpers in native/ (page cache, FUSE request records).
 const DEBIAN_PACKAGES = ['libfuse2', 'fuse3', 'runc', 'busybox-static', 'sqlite3', 'fio', 'openssl', 'rclone', 'gcc', 'libc6-dev'];
 
 const say = (line) => process.stderr.write(`setup: ${line}\n`);
@@ -97,33 +97,47 @@ function codec() {
 }
 
 /**
- * native/build/pagecache.node (see src/store/pagecache.ts), compiled against
+ * The C helpers in native/ (see src/native/index.ts), each compiled against
  * the running Node's own headers into a temp file, loaded once to check it,
- * then renamed into place. Cairn runs without it, slower, so a failure here
- * is said and setup goes on; test/store/pagecache.test.ts insists on it.
+ * then renamed into place. Cairn runs without them, slower, so a failure
+ * here is said and setup goes on; test/store/pagecache.test.ts and
+ * test/fuse/request-record.test.ts insist on them.
  */
-function nativeHelper() {
-  const source = join(root, 'native', 'pagecache.c');
-  const out = join(root, 'native', 'build', 'pagecache.node');
-  if (existsSync(out) && statSync(out).mtimeMs > statSync(source).mtimeMs) return;
+const NATIVE_HELPERS = [
+  { name: 'pagecache', fn: 'dropCache', without: 'shard files will stay in the page cache (slower writes)', include: [] },
+  {
+    name: 'fuse-request',
+    fn: 'directWrites',
+    without: "write-only opens will go through the kernel's page cache (slower writes), and utimens will set mtime to the atime",
+    // libfuse 2's headers, as fuse-native's own build uses them.
+    include: [join(root, 'node_modules', 'fuse-shared-library-linux', 'libfuse', 'include')],
+  },
+];
+
+function nativeHelpers() {
   const headers = [join(dirname(dirname(process.execPath)), 'include', 'node'), '/usr/include/node', '/usr/local/include/node'].find((dir) =>
     existsSync(join(dir, 'node_api.h')),
   );
-  if (!headers) {
-    say(`no Node headers (node_api.h) next to ${process.execPath}: shard files will stay in the page cache (slower writes)`);
-    return;
-  }
-  say('building the page-cache helper (native/pagecache.c)');
-  mkdirSync(dirname(out), { recursive: true });
-  // .node, or require would read it as JavaScript.
-  const temp = join(dirname(out), `pagecache.${process.pid}.tmp.node`);
-  try {
-    run('cc', ['-O2', '-Wall', '-shared', '-fPIC', '-I', headers, '-o', temp, source]);
-    if (typeof createRequire(import.meta.url)(temp).dropCache !== 'function') throw new Error('it has no dropCache');
-    renameSync(temp, out);
-  } catch (err) {
-    rmSync(temp, { force: true });
-    say(`could not build the page-cache helper (${err.message.split('\n')[0]}): shard files will stay in the page cache (slower writes)`);
+  for (const { name, fn, without, include } of NATIVE_HELPERS) {
+    const source = join(root, 'native', `${name}.c`);
+    const out = join(root, 'native', 'build', `${name}.node`);
+    if (existsSync(out) && statSync(out).mtimeMs > statSync(source).mtimeMs) continue;
+    if (!headers) {
+      say(`no Node headers (node_api.h) next to ${process.execPath}: ${without}`);
+      continue;
+    }
+    say(`building native/${name}.c`);
+    mkdirSync(dirname(out), { recursive: true });
+    // .node, or require would read it as JavaScript.
+    const temp = join(dirname(out), `${name}.${process.pid}.tmp.node`);
+    try {
+      run('cc', ['-O2', '-Wall', '-shared', '-fPIC', '-I', headers, ...include.flatMap((dir) => ['-I', dir]), '-o', temp, source]);
+      if (typeof createRequire(import.meta.url)(temp)[fn] !== 'function') throw new Error(`it has no ${fn}`);
+      renameSync(temp, out);
+    } catch (err) {
+      rmSync(temp, { force: true });
+      say(`could not build native/${name}.c (${err.message.split('\n')[0]}): ${without}`);
+    }
   }
 }
 
@@ -143,7 +157,7 @@ try {
     rootfs();
   }
   codec();
-  nativeHelper();
+  nativeHelpers();
   typescript();
 } catch (err) {
   say(`failed: ${err.message}`);

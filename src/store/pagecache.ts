@@ -8,10 +8,7 @@
  * page). Without the helper (not built, or built for another machine) shards
  * stay cached: slower, nothing else changes.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { repoRoot } from '../repo/index.js';
+import { loadNativeHelper, nativeHelperPath } from '../native/index.js';
 
 interface PageCacheHelper {
   /** posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); 0 or the errno. */
@@ -19,20 +16,10 @@ interface PageCacheHelper {
 }
 
 /** Where scripts/setup.mjs builds the helper. */
-export const PAGE_CACHE_HELPER = join(repoRoot(), 'native', 'build', 'pagecache.node');
+export const PAGE_CACHE_HELPER = nativeHelperPath('pagecache');
 
 /** The helper at `path`, or why there is none. */
-export function loadPageCacheHelper(path: string): { helper?: PageCacheHelper; problem?: string } {
-  if (!existsSync(path)) return { problem: `${path} is missing (npm run setup builds it with cc and Node's headers)` };
-  try {
-    const helper = createRequire(import.meta.url)(path) as Partial<PageCacheHelper>;
-    if (typeof helper.dropCache !== 'function') return { problem: `${path} has no dropCache` };
-    return { helper: helper as PageCacheHelper };
-  } catch (error) {
-    // A file built for another machine (a shared checkout) must not stop the stores from working.
-    return { problem: `${path} does not load: ${(error as Error).message}` };
-  }
-}
+export const loadPageCacheHelper = (path: string) => loadNativeHelper<PageCacheHelper>(path, 'dropCache');
 
 const { helper, problem } = loadPageCacheHelper(PAGE_CACHE_HELPER);
 

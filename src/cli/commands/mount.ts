@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { mountVolume } from '../../../fuse/index.js';
+import { mountVolume, requestRecordProblem } from '../../../fuse/index.js';
 import { UsageError } from '../../errors/index.js';
 import { defaultRootfsDir, runContainer } from '../../scheduler/index.js';
 import { openSession, openVolume } from '../session.js';
@@ -86,6 +86,8 @@ export function registerMount(program: Command): void {
       process.stdout.write(
         `mounted ${name} at ${dir} (${flags.readOnly ? 'read-only' : `read-write, epoch ${volume.epoch}`}); Ctrl-C to unmount\n`,
       );
+      const degraded = requestRecordProblem();
+      if (degraded) process.stderr.write(`cairn: write-only opens go through the kernel's page cache (slower writes), and utimens sets mtime to the atime: ${degraded}\n`);
       const signal = await untilSignal();
       process.stderr.write(`${signal}: committing and unmounting ${dir}\n`);
       await stop();
