@@ -8,6 +8,7 @@ import { constants as osConstants } from 'node:os';
 import type Fuse from 'fuse-native';
 import { FsError, type Attr, type Errno, type StatFs, type VolumeFs } from '../src/volume/index.js';
 import { IO_SIZE } from './io-size.js';
+import { isHideRename, type ReadDrops } from './read-drops.js';
 
 const { errno } = osConstants;
 
@@ -66,6 +67,8 @@ export interface AdapterOptions {
   readOnly?: boolean;
   /** Where unexpected failures go; one JSON line on stderr by default. */
   log?: (entry: FailureLog) => void;
+  /** Streamed reads drop their file's cached pages behind them (read-drops.ts). */
+  drops?: ReadDrops;
 }
 
 const logToStderr = (entry: FailureLog): void => {
@@ -139,6 +142,7 @@ const writesOrTruncates = (flags: number): boolean =>
 export function fuseOps(fs: VolumeFs, options: AdapterOptions = {}): Fuse.Ops {
   const readOnly = options.readOnly === true || fs.readOnly;
   const log = options.log ?? logToStderr;
+  const drops = options.drops;
 
   const codeOf = (op: string, path: string, err: unknown): number => {
     if (err instanceof FsError) return fuseCode(err.errno);
@@ -166,6 +170,20 @@ export function fuseOps(fs: VolumeFs, options: AdapterOptions = {}): Fuse.Ops {
     else call(op, path, work, cb);
   };
 
+  // Which handles are a read drop's, and which inodes users hold open, for renameOrHide.
+  async function opened(path: string, flags: number, opening: Promise<number>): Promise<number> {
+    const fh = await opening;
+    if (drops) drops.opened(path, flags, fh, (await fs.fgetattr(fh)).ino);
+    return fh;
+  }
+
+  // libfuse hides a file unlinked while open; when only a read drop held it
+  // open, the unlink it was asked for is what the user sees.
+  async function renameOrHide(src: string, dest: string): Promise<void> {
+    if (drops && isHideRename(src, dest) && drops.hideIsUnlink((await fs.getattr(src)).ino)) return fs.unlink(src);
+    return fs.rename(src, dest);
+  }
+
   return {
     // default_permissions is off and the volume keeps no per-caller rights:
     // everything the mounting user may reach is allowed, except writing a
@@ -188,13 +206,23 @@ export function fuseOps(fs: VolumeFs, options: AdapterOptions = {}): Fuse.Ops {
 
     open: (path, flags, cb) => {
       if (readOnly && writesOrTruncates(flags)) cb(EROFS);
-      else run('open', path, () => fs.open(path, flags), (fh) => cb(0, fh), cb);
+      else run('open', path, () => opened(path, flags, fs.open(path, flags)), (fh) => cb(0, fh), cb);
     },
     create: (path, mode, cb) => {
       if (readOnly) cb(EROFS);
-      else run('create', path, () => fs.create(path, mode, CREATE_FLAGS), (fh) => cb(0, fh), cb);
+      else run('create', path, () => opened(path, CREATE_FLAGS, fs.create(path, mode, CREATE_FLAGS)), (fh) => cb(0, fh), cb);
     },
-    read: (path, fd, buf, len, pos, cb) => run('read', path, () => fs.read(fd, buf, len, pos), cb, cb),
+    read: (path, fd, buf, len, pos, cb) =>
+      run(
+        'read',
+        path,
+        () => fs.read(fd, buf, len, pos),
+        (n) => {
+          drops?.read(path, fd, pos, n);
+          cb(n);
+        },
+        cb,
+      ),
     // `buf` is the kernel's buffer, lent until the volume's promise settles
     // (the binding then detaches it: a view kept longer reads as empty). Not
     // copied here: the volume copies into its blocks anyway, and a copy per
@@ -206,7 +234,10 @@ export function fuseOps(fs: VolumeFs, options: AdapterOptions = {}): Fuse.Ops {
     flush: (path, fd, cb) => call('flush', path, () => fs.flush(fd), cb),
     fsync: (path, datasync, fd, cb) => call('fsync', path, () => fs.fsync(fd, datasync !== 0), cb),
     fsyncdir: (path, _datasync, _fd, cb) => call('fsyncdir', path, () => fs.fsyncdir(path), cb),
-    release: (path, fd, cb) => call('release', path, () => fs.release(fd), cb),
+    release: (path, fd, cb) => {
+      drops?.released(fd);
+      call('release', path, () => fs.release(fd), cb);
+    },
 
     truncate: (path, size, cb) => change('truncate', path, () => fs.truncate(path, size), cb),
     ftruncate: (path, fd, size, cb) => change('ftruncate', path, () => fs.ftruncate(fd, size), cb),
@@ -220,7 +251,7 @@ export function fuseOps(fs: VolumeFs, options: AdapterOptions = {}): Fuse.Ops {
     mkdir: (path, mode, cb) => change('mkdir', path, () => fs.mkdir(path, mode), cb),
     rmdir: (path, cb) => change('rmdir', path, () => fs.rmdir(path), cb),
     unlink: (path, cb) => change('unlink', path, () => fs.unlink(path), cb),
-    rename: (src, dest, cb) => change('rename', src, () => fs.rename(src, dest), cb),
+    rename: (src, dest, cb) => change('rename', src, () => renameOrHide(src, dest), cb),
     link: (existing, path, cb) => change('link', path, () => fs.link(existing, path), cb),
     symlink: (target, path, cb) => change('symlink', path, () => fs.symlink(target, path), cb),
   };

@@ -4,6 +4,7 @@ import { fuseOps, type AdapterOptions } from './adapter.js';
 import { CairnFuse } from './binding.js';
 import { MountError } from './errors.js';
 import { prepareMountPoint } from './mount-point.js';
+import { ReadDrops } from './read-drops.js';
 
 export interface MountOptions {
   /** Mount over a non-empty directory, hiding its files until unmount. */
@@ -37,7 +38,8 @@ export async function mountVolume(fs: VolumeFs, dir: string, options: MountOptio
   const readOnly = options.readOnly === true || fs.readOnly;
   await prepareMountPoint(mountPoint, force);
 
-  const fuse = new CairnFuse(mountPoint, fuseOps(fs, { readOnly, log: options.log }), {
+  const drops = new ReadDrops(mountPoint);
+  const fuse = new CairnFuse(mountPoint, fuseOps(fs, { readOnly, log: options.log, drops }), {
     readOnly,
     nonEmpty: force,
     debug: options.debug === true,

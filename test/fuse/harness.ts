@@ -27,7 +27,7 @@ export function assertFuseReady(): void {
     throw new Error('fusermount is missing: apt-get install fuse3');
   }
   const sources = [SERVE_DOUBLE, 'test/fuse/memory-fs', SERVE_NOOP, 'fuse/adapter', 'fuse/binding', 'fuse/mount-point'];
-  for (const source of [...sources, 'fuse/mount', 'fuse/noop', 'fuse/errors', 'fuse/io-size', 'fuse/request-record', 'fuse/index']) {
+  for (const source of [...sources, 'fuse/mount', 'fuse/noop', 'fuse/errors', 'fuse/io-size', 'fuse/request-record', 'fuse/read-drops', 'fuse/index']) {
     const built = join(REPO, 'dist', `${source}.js`);
     if (!existsSync(built) || statSync(built).mtimeMs < statSync(join(REPO, `${source}.ts`)).mtimeMs) {
       throw new Error(`dist/${source}.js is missing or older than ${source}.ts: run \`npm run build\` first`);
