@@ -46,9 +46,8 @@ export class ReadDrops {
   readonly #open: OpenFile;
   /** How far each handle has read (its furthest end), and how much in order since its last drop. */
   readonly #streams = new Map<number, { end: number; run: number }>();
-  /** Paths with a drop on its way in: each one's open is claimed by the first matching open of that path. */
-  readonly #expected = new Map<string, number>();
-  readonly #dropping = new Set<string>();
+  /** Paths with a drop under way, and whether its open has been claimed yet (by the first matching open of the path). */
+  readonly #dropping = new Map<string, boolean>();
   /** Drops' handles, with their inode, and when each inode's last drop was released. */
   readonly #handles = new Map<number, number>();
   readonly #released = new Map<number, number>();
@@ -85,30 +84,20 @@ export class ReadDrops {
 
   #drop(path: string): void {
     if (this.#dropping.has(path)) return;
-    this.#dropping.add(path);
-    this.#expected.set(path, (this.#expected.get(path) ?? 0) + 1);
+    this.#dropping.set(path, false);
     this.#drops++;
     this.#open(join(this.#mountDir, path), DROP_FLAGS)
       .then((handle) => handle.close())
       // Gone or renamed meanwhile, or the mount going away: nothing to drop.
       .catch(() => undefined)
-      .finally(() => {
-        this.#dropping.delete(path);
-        this.#unexpect(path);
-      });
-  }
-
-  #unexpect(path: string): void {
-    const left = (this.#expected.get(path) ?? 1) - 1;
-    if (left > 0) this.#expected.set(path, left);
-    else this.#expected.delete(path);
+      .finally(() => this.#dropping.delete(path));
   }
 
   /** Called when an open of `path` with `flags` got `fh` on inode `ino`; says whether it was a drop's. */
   opened(path: string, flags: number, fh: number, ino: number): boolean {
-    const drop = this.#expected.has(path) && (flags & (O_ACCMODE | fsConstants.O_NONBLOCK)) === DROP_FLAGS;
+    const drop = this.#dropping.get(path) === false && (flags & (O_ACCMODE | fsConstants.O_NONBLOCK)) === DROP_FLAGS;
     if (drop) {
-      this.#unexpect(path);
+      this.#dropping.set(path, true);
       this.#handles.set(fh, ino);
     } else {
       this.#userHandles.set(fh, ino);

@@ -230,7 +230,8 @@ export class StripeEngine implements StripeSettler {
    */
   recycle(block: Uint8Array): void {
     const opener = this.#opened.get(block);
-    if (!opener || !this.#opened.delete(block) || block.buffer.byteLength === 0) return;
+    if (!opener || block.buffer.byteLength === 0) return;
+    this.#opened.delete(block);
     const slot = this.#slots.includes(opener) ? opener : this.#slots.find((s) => s !== undefined);
     const buffer = block.buffer as ArrayBuffer;
     slot?.worker.postMessage({ id: 0, op: 'recycle', buffer } satisfies Request, [buffer]);
